@@ -1,0 +1,135 @@
+import * as A from '@automerge/automerge';
+import type { DocStorage } from '../storage/doc-storage.js';
+
+/** After this many incremental chunks a document is compacted into one snapshot. */
+const COMPACT_AFTER = 16;
+
+interface Entry {
+  doc: A.Doc<unknown>;
+  savedHeads: A.Heads;
+  chunks: number;
+}
+
+/**
+ * A set of Automerge documents persisted through a `DocStorage`.
+ *
+ * Every local change is saved as the incremental chunk since the last saved heads before
+ * `change()` returns, so a fact is durable when the caller acts on it. Documents are
+ * compacted into a snapshot after `COMPACT_AFTER` chunks.
+ */
+export class DocSet {
+  private readonly docs = new Map<string, Entry>();
+
+  constructor(
+    readonly storage: DocStorage,
+    /** This replica's Automerge actor id (hex). Every replica must have its own. */
+    readonly actor: string,
+  ) {
+    for (const [id, chunks] of storage.loadAll()) {
+      const doc = A.load<unknown>(concat(chunks), { actor: this.actor });
+      this.docs.set(id, { doc, savedHeads: A.getHeads(doc), chunks: chunks.length });
+    }
+  }
+
+  has(id: string): boolean {
+    return this.docs.has(id);
+  }
+  get<T>(id: string): A.Doc<T> | undefined {
+    return this.docs.get(id)?.doc as A.Doc<T> | undefined;
+  }
+  ids(): IterableIterator<string> {
+    return this.docs.keys();
+  }
+  get size(): number {
+    return this.docs.size;
+  }
+
+  /**
+   * Create a document from a deterministic genesis: the same id and initial content give
+   * byte-identical first changes on every replica, so two replicas that create the same
+   * document concurrently share its root maps instead of overwriting each other's.
+   */
+  create<T>(id: string, init: T): A.Doc<T> {
+    const existing = this.get<T>(id);
+    if (existing) return existing;
+    let doc = A.init<T>({ actor: '00000000' });
+    doc = A.change(doc, { time: 0, message: `genesis ${id}` }, (d) => {
+      Object.assign(d as object, init);
+    });
+    doc = A.clone(doc, { actor: this.actor });
+    this.storage.replace(id, A.save(doc));
+    this.docs.set(id, { doc, savedHeads: A.getHeads(doc), chunks: 1 });
+    return doc;
+  }
+
+  /** Apply one local change (one Automerge change per operation) and persist it. */
+  change<T>(id: string, message: string, fn: A.ChangeFn<T>, time?: number): A.Doc<T> {
+    const entry = this.docs.get(id);
+    if (!entry) throw new Error(`no document ${id}`);
+    const doc = A.change(entry.doc as A.Doc<T>, { message, time: time === undefined ? undefined : Math.floor(time / 1000) }, fn);
+    this.put(id, doc);
+    return doc;
+  }
+
+  /**
+   * Store a new version of a document (after a local change, a merge or a sync message):
+   * the chunk since the last saved heads is appended durably.
+   */
+  put<T>(id: string, doc: A.Doc<T>): void {
+    const entry = this.docs.get(id);
+    if (!entry) {
+      const own = A.getActorId(doc) === this.actor ? doc : A.clone(doc, { actor: this.actor });
+      this.storage.replace(id, A.save(own));
+      this.docs.set(id, { doc: own, savedHeads: A.getHeads(own), chunks: 1 });
+      return;
+    }
+    const heads = A.getHeads(doc);
+    if (sameHeads(heads, entry.savedHeads)) {
+      entry.doc = doc;
+      return;
+    }
+    if (entry.chunks >= COMPACT_AFTER) {
+      this.storage.replace(id, A.save(doc));
+      entry.chunks = 1;
+    } else {
+      this.storage.append(id, A.saveSince(doc, entry.savedHeads));
+      entry.chunks += 1;
+    }
+    entry.doc = doc;
+    entry.savedHeads = heads;
+  }
+
+  remove(id: string): void {
+    this.storage.remove(id);
+    this.docs.delete(id);
+  }
+
+  transaction<R>(fn: () => R): R {
+    // Roll the in-memory view back too when the storage transaction aborts.
+    const before = new Map([...this.docs].map(([k, v]) => [k, { ...v }]));
+    try {
+      return this.storage.transaction(fn);
+    } catch (err) {
+      this.docs.clear();
+      for (const [k, v] of before) this.docs.set(k, v);
+      throw err;
+    }
+  }
+}
+
+export function sameHeads(a: A.Heads, b: A.Heads): boolean {
+  if (a.length !== b.length) return false;
+  const s = new Set(a);
+  return b.every((h) => s.has(h));
+}
+
+export function concat(chunks: Uint8Array[]): Uint8Array {
+  if (chunks.length === 1) return chunks[0]!;
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let o = 0;
+  for (const c of chunks) {
+    out.set(c, o);
+    o += c.length;
+  }
+  return out;
+}

@@ -1,0 +1,170 @@
+import type { ImmutableString } from '@automerge/automerge';
+
+/**
+ * The Automerge document of one parcel. One document per parcel (plus a small per-bank
+ * config document) keeps every change cheap and lets a hub drop finished parcels, so its
+ * store and start-up time depend on live parcels, not on history (DESIGN.md rule 5).
+ *
+ * Every field below is a **set-once fact**: written at most once by the operation that
+ * establishes it, never overwritten. State (active, used, revoked…) is *derived* from the
+ * facts by `codeState()`; there is no mutable `state` field a stale replica could resurrect.
+ * Facts that may legitimately happen more than once (door-open attempts, relocations) are
+ * maps keyed by a random id, so concurrent writers never collide.
+ */
+export interface ParcelDoc {
+  schema: 1;
+  parcelId: string;
+  bankId: string;
+  /** Written by the cloud when a carrier announces the parcel. */
+  announcement?: Announcement;
+  /** Written by the hub when the door sensor confirmed the courier closed the door. */
+  deposit?: DepositFact;
+  /** Relocations by a technician or the hub; the latest `(at, id)` wins. */
+  moves: Record<string, MoveFact>;
+  /** Every code ever issued for this parcel, by code id. */
+  codes: Record<string, CodeRecord>;
+  /** Carrier exceptions (damaged, refused, address problem), by id. */
+  exceptions: Record<string, { at: number; reason: string }>;
+  /** Set when a courier took an expired parcel back for return to sender. */
+  returnedAt?: number;
+}
+
+export interface Announcement {
+  carrier: string;
+  trackingNumber: string;
+  size: 'S' | 'M' | 'L';
+  at: number;
+  /** A compartment the cloud proposes; the hub disposes (DESIGN.md rule 3). */
+  reservedCompartment?: number;
+}
+
+export interface DepositFact {
+  depositId: string;
+  compartment: number;
+  courierId: string;
+  size: 'S' | 'M' | 'L';
+  at: number;
+}
+
+export interface MoveFact {
+  to: number;
+  at: number;
+  by: string;
+  reason: string;
+}
+
+export interface CodeRecord {
+  codeId: string;
+  /** The 3-digit selector, in clear. */
+  selector: string;
+  /** argon2id PHC string of the whole code, keyed with the bank's pepper. */
+  hash: ImmutableString;
+  issuedAt: number;
+  expiresAt: number;
+  issuer: 'hub' | 'cloud';
+  /** The plaintext sealed to the cloud's public key, for delivery (hub-issued codes). */
+  sealed?: ImmutableString;
+  revokedAt?: number;
+  revokeReason?: string;
+  /** Set by the expiry sweep: the parcel becomes a return-to-sender task. */
+  expiredAt?: number;
+  /** Door-open attempts with this code, by attempt id (written before the lock is pulsed). */
+  uses: Record<string, { at: number; compartment: number }>;
+  /** Attempts the door sensor did not confirm: the attempt does not consume the code. */
+  openFailures: Record<string, { at: number; reason: string }>;
+}
+
+/** Derived state, in precedence order used > revoked > expired > superseded > active. */
+export type CodeState = 'active' | 'used' | 'revoked' | 'expired' | 'superseded';
+
+export interface CodeView {
+  codeId: string;
+  selector: string;
+  state: CodeState;
+  issuedAt: number;
+  expiresAt: number;
+  issuer: 'hub' | 'cloud';
+  usedAt?: number;
+  revokedAt?: number;
+  /** A revocation and a use happened concurrently (or the use came after a revocation it had not seen). */
+  usedAfterRevoke: boolean;
+  openFailures: number;
+}
+
+/** The time the code was used: the earliest door-open attempt the sensor did not refute. */
+export function usedAt(code: CodeRecord): number | undefined {
+  let first: number | undefined;
+  for (const [id, use] of Object.entries(code.uses)) {
+    if (code.openFailures[id]) continue;
+    if (first === undefined || use.at < first) first = use.at;
+  }
+  return first;
+}
+
+/** Codes of a parcel ordered newest first by `(issuedAt, codeId)` — a total order every replica agrees on. */
+export function codesNewestFirst(doc: ParcelDoc): CodeRecord[] {
+  return Object.values(doc.codes).sort((a, b) => b.issuedAt - a.issuedAt || (a.codeId < b.codeId ? 1 : -1));
+}
+
+/** The derived state of `code` in `doc` at time `now`. */
+export function codeState(doc: ParcelDoc, code: CodeRecord, now: number): CodeState {
+  if (usedAt(code) !== undefined) return 'used';
+  if (code.revokedAt !== undefined) return 'revoked';
+  if (code.expiredAt !== undefined || now >= code.expiresAt) return 'expired';
+  // Only the newest code of a parcel can be live: at most one live code per parcel, even
+  // when two replicas issued concurrently.
+  if (codesNewestFirst(doc)[0]?.codeId !== code.codeId) return 'superseded';
+  if (doc.returnedAt !== undefined) return 'expired';
+  return 'active';
+}
+
+export function codeView(doc: ParcelDoc, code: CodeRecord, now: number): CodeView {
+  const used = usedAt(code);
+  return {
+    codeId: code.codeId,
+    selector: code.selector,
+    state: codeState(doc, code, now),
+    issuedAt: code.issuedAt,
+    expiresAt: code.expiresAt,
+    issuer: code.issuer,
+    usedAt: used,
+    revokedAt: code.revokedAt,
+    usedAfterRevoke: used !== undefined && code.revokedAt !== undefined,
+    openFailures: Object.keys(code.openFailures).length,
+  };
+}
+
+export type ParcelStatus = 'announced' | 'deposited' | 'picked_up' | 'expired' | 'returned';
+
+/** The compartment the parcel is in now: the deposit's, or the latest relocation's. */
+export function currentCompartment(doc: ParcelDoc): number | undefined {
+  if (!doc.deposit) return undefined;
+  let best: (MoveFact & { id: string }) | undefined;
+  for (const [id, m] of Object.entries(doc.moves)) {
+    if (!best || m.at > best.at || (m.at === best.at && id > best.id)) best = { ...m, id };
+  }
+  return best ? best.to : doc.deposit.compartment;
+}
+
+/** The parcel's derived status at `now`. */
+export function parcelStatus(doc: ParcelDoc, now: number): ParcelStatus {
+  if (doc.returnedAt !== undefined) return 'returned';
+  if (!doc.deposit) return 'announced';
+  const codes = Object.values(doc.codes);
+  if (codes.some((c) => usedAt(c) !== undefined)) return 'picked_up';
+  const newest = codesNewestFirst(doc)[0];
+  if (newest && codeState(doc, newest, now) === 'expired') return 'expired';
+  return 'deposited';
+}
+
+/** The live (active) code of a parcel, if any. */
+export function liveCode(doc: ParcelDoc, now: number): CodeRecord | undefined {
+  const newest = codesNewestFirst(doc)[0];
+  return newest && codeState(doc, newest, now) === 'active' ? newest : undefined;
+}
+
+/** True when nothing more can happen at the locker: picked up or returned. */
+export function isFinished(doc: ParcelDoc, now: number): boolean {
+  const s = parcelStatus(doc, now);
+  return s === 'picked_up' || s === 'returned';
+}
