@@ -1,0 +1,78 @@
+import type { Clock, Random } from '../ports.js';
+import { randomId } from '../ports.js';
+import type { DocSet } from './doc-set.js';
+
+/** One audited event. Never contains a pickup code. */
+export interface AuditEvent {
+  id: string;
+  at: number;
+  /** e.g. `door_opened`, `door_fault`, `deposit`, `pickup`, `tech_open`, `remote_open`, `service_out`. */
+  type: string;
+  /** Who caused it: `recipient`, `courier:<id>`, `tech:<id>`, `cloud:<who>`, `hub`. */
+  actor: string;
+  compartment?: number;
+  parcelId?: string;
+  detail?: string;
+}
+
+/** One document per bank per UTC day, so old days can be dropped once the cloud has them. */
+export interface AuditDayDoc {
+  schema: 1;
+  bankId: string;
+  day: string;
+  events: Record<string, Omit<AuditEvent, 'id'>>;
+}
+
+export const AUDIT_PREFIX = 'audit:';
+export const auditDocId = (bankId: string, day: string): string => `${AUDIT_PREFIX}${bankId}:${day}`;
+const dayOf = (t: number): string => new Date(t).toISOString().slice(0, 10);
+
+/** The bank's append-only audit trail, replicated to the cloud like the parcels. */
+export class AuditLog {
+  constructor(
+    private readonly bankId: string,
+    private readonly docs: DocSet,
+    private readonly clock: Clock,
+    private readonly random: Random,
+  ) {}
+
+  append(e: Omit<AuditEvent, 'id' | 'at'>): AuditEvent {
+    const at = this.clock.now();
+    const day = dayOf(at);
+    const id = auditDocId(this.bankId, day);
+    this.docs.create<AuditDayDoc>(id, { schema: 1, bankId: this.bankId, day, events: {} });
+    const event: AuditEvent = { id: randomId(this.random, 8), at, ...e };
+    const { id: eventId, ...rest } = event;
+    const clean = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)) as Omit<AuditEvent, 'id'>;
+    this.docs.change<AuditDayDoc>(id, e.type, (d) => {
+      d.events[eventId] = clean;
+    }, at);
+    return event;
+  }
+
+  /** Events at or after `since`, oldest first. */
+  since(since: number, limit = 1000): AuditEvent[] {
+    const out: AuditEvent[] = [];
+    for (const id of this.docs.ids()) {
+      if (!id.startsWith(`${AUDIT_PREFIX}${this.bankId}:`)) continue;
+      const d = this.docs.get<AuditDayDoc>(id)!;
+      if (d.day < dayOf(since)) continue;
+      for (const [eid, e] of Object.entries(d.events)) if (e.at >= since) out.push({ id: eid, ...e });
+    }
+    return out.sort((a, b) => a.at - b.at || (a.id < b.id ? -1 : 1)).slice(-limit);
+  }
+
+  /** Drop whole days older than `retentionMs` that the cloud holds. */
+  prune(retentionMs: number, acknowledged: (docId: string) => boolean): number {
+    const cutoff = dayOf(this.clock.now() - retentionMs);
+    let n = 0;
+    for (const id of [...this.docs.ids()]) {
+      if (!id.startsWith(`${AUDIT_PREFIX}${this.bankId}:`)) continue;
+      if (this.docs.get<AuditDayDoc>(id)!.day < cutoff && acknowledged(id)) {
+        this.docs.remove(id);
+        n++;
+      }
+    }
+    return n;
+  }
+}
