@@ -74,7 +74,10 @@ export interface CodeRecord {
   openFailures: Record<string, { at: number; reason: string }>;
 }
 
-/** Derived state, in precedence order used > revoked > expired > superseded > active. */
+/**
+ * Derived state, in precedence order used > revoked > expired > superseded > active.
+ * `superseded`: a newer code of the parcel exists, or the parcel was picked up with another code.
+ */
 export type CodeState = 'active' | 'used' | 'revoked' | 'expired' | 'superseded';
 
 export interface CodeView {
@@ -114,6 +117,9 @@ export function codeState(doc: ParcelDoc, code: CodeRecord, now: number): CodeSt
   // Only the newest code of a parcel can be live: at most one live code per parcel, even
   // when two replicas issued concurrently.
   if (codesNewestFirst(doc)[0]?.codeId !== code.codeId) return 'superseded';
+  // The parcel left with another code: a rotation concurrent with the pickup must not leave
+  // a live code pointing at a compartment that is now free for the next parcel.
+  if (Object.values(doc.codes).some((c) => usedAt(c) !== undefined)) return 'superseded';
   if (doc.returnedAt !== undefined) return 'expired';
   return 'active';
 }
