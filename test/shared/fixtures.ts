@@ -1,6 +1,8 @@
+import * as A from '@automerge/automerge';
 import { Argon2CodeHasher, TEST_ARGON2, type CodeHasher } from '../../shared/codes/hasher.js';
 import type { PickupCode } from '../../shared/codes/format.js';
 import { DocSet } from '../../shared/ledger/doc-set.js';
+import type { ParcelDoc } from '../../shared/ledger/parcel-doc.js';
 import { ParcelLedger } from '../../shared/ledger/parcel-ledger.js';
 import { ManualClock, SeededRandom, randomId, type Random } from '../../shared/ports.js';
 import { MemoryDocStorage, type DocStorage } from '../../shared/storage/doc-storage.js';
@@ -70,3 +72,16 @@ export function depositWithCode(t: TestLedger, parcelId: string, compartment: nu
 }
 
 export const HOUR = 3600_000;
+
+/**
+ * Bring every document of `from` into `to` the way a sync would: `Automerge.merge` into a
+ * clone of `to`'s version (or a copy of `from`'s when `to` has none), then `ledger.receive`.
+ */
+export function mergeInto(to: TestLedger, from: TestLedger): void {
+  for (const id of [...from.docs.ids()]) {
+    const remote = from.docs.get(id)!;
+    const local = to.docs.get(id);
+    const merged = local ? A.merge(A.clone(local, { actor: to.actor }), remote) : A.clone(remote, { actor: to.actor });
+    to.ledger.receive(id, merged as A.Doc<ParcelDoc>);
+  }
+}
