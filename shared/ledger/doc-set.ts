@@ -75,12 +75,14 @@ export class DocSet {
    * Store a new version of a document (after a local change, a merge or a sync message):
    * the chunk since the last saved heads is appended durably.
    */
-  put<T>(id: string, doc: A.Doc<T>): void {
+  put<T>(id: string, given: A.Doc<T>): void {
+    // A merged version usually comes from a clone with a random actor: keep writing as this
+    // replica, so every later local change is attributable to it.
+    const doc = A.getActorId(given) === this.actor ? given : A.clone(given, { actor: this.actor });
     const entry = this.docs.get(id);
     if (!entry) {
-      const own = A.getActorId(doc) === this.actor ? doc : A.clone(doc, { actor: this.actor });
-      this.storage.replace(id, A.save(own));
-      this.docs.set(id, { doc: own, savedHeads: A.getHeads(own), chunks: 1 });
+      this.storage.replace(id, A.save(doc));
+      this.docs.set(id, { doc, savedHeads: A.getHeads(doc), chunks: 1 });
       return;
     }
     const heads = A.getHeads(doc);
@@ -110,8 +112,14 @@ export class DocSet {
     try {
       return this.storage.transaction(fn);
     } catch (err) {
+      const current = new Map(this.docs);
       this.docs.clear();
-      for (const [k, v] of before) this.docs.set(k, v);
+      for (const [k, v] of before) {
+        // A.change() marks the version it started from as outdated (read-only): restore a
+        // writable copy of the old version, or every later change to the document would throw.
+        const changed = current.get(k)?.doc !== v.doc;
+        this.docs.set(k, changed ? { ...v, doc: A.clone(v.doc, { actor: this.actor }) } : v);
+      }
       throw err;
     }
   }
