@@ -180,15 +180,16 @@ export class SmsGatewaySim {
     app.post('/v1/messages', async (c) => {
       this.counters.requests++;
       if (this.currentMode === 'down') return c.json({ error: 'gateway unavailable' }, 503);
-      if (this.currentMode === 'slow') {
-        await this.work.sleep(this.opts.slowMs ?? 1000);
-        if (this.closed) return c.json({ error: 'shutting down' }, 503);
-      }
       if (this.opts.apiKey && c.req.header('authorization') !== `Bearer ${this.opts.apiKey}`) {
         return c.json({ error: 'unauthorized' }, 401);
       }
       const parsed = sendSchema.safeParse(await c.req.json().catch(() => null));
       if (!parsed.success) return c.json({ error: 'invalid_request' }, 400);
+      if (this.currentMode === 'slow') {
+        // Slow *processing*: the request is in, so it is still accepted after the client gave up.
+        await this.work.sleep(this.opts.slowMs ?? 1000);
+        if (this.closed) return c.json({ error: 'shutting down' }, 503);
+      }
       const { to, body, idempotencyKey, callbackUrl } = parsed.data;
       if (!/^\+[1-9]\d{6,14}$/.test(to)) return c.json({ error: 'invalid_number' }, 400);
 
