@@ -1,0 +1,376 @@
+/**
+ * The Johnny-Five implementation of the `LockerBank` port: a Firmata board (StandardFirmata
+ * on an Arduino over USB serial, or the simulated board) configured by a bank model.
+ *
+ * Connection life cycle: open a stream with the factory, handshake (`J5Link`), configure
+ * safely (locks locked first, then other outputs, then inputs and reporting, then read
+ * every sensor and ask for the scanner), then `connection(true)`. The link is lost when the
+ * stream closes or errors, or when the board stops answering the heartbeat (a
+ * PIN_STATE_QUERY of the first door input every `heartbeatMs`); then `connection(false)`
+ * and reconnection with exponential backoff. The heartbeat answer also reveals a board
+ * that rebooted under us (its inputs are outputs again): it is configured again at once.
+ */
+import { loadBankModel, levelValue, otherLevel, type BankModel, type BankModelName, type CompartmentWiring } from '../bank-model.js';
+import { BankEventEmitter } from '../bank-events.js';
+import { BankInputs } from '../bank-inputs.js';
+import {
+  DEFAULT_OPEN_TIMEOUT_MS,
+  DEFAULT_PULSE_MS,
+  LockBusy,
+  UnknownCompartment,
+  type BankHealth,
+  type BeepKind,
+  type CompartmentStatus,
+  type LightColor,
+  type LockerBank,
+  type LockerBankEvents,
+  type OpenResult,
+} from '../locker-bank.js';
+import { parseBoardString, SCANNER_QUERY } from '../scanner-protocol.js';
+import { DoorPulses } from './door-pulses.js';
+import { J5Link, type StreamFactory } from './j5-link.js';
+
+/** Options of the Johnny-Five locker bank. Every duration is in milliseconds. */
+export interface J5LockerBankOptions {
+  /** The bank's pin map: a shipped model name or a parsed model. */
+  model: BankModel | BankModelName;
+  /**
+   * Opens a stream to the board, called for the first connection and every reconnection;
+   * throwing or rejecting means "not available now" (retried with backoff). For a real bank:
+   * `() => new SerialPort({ path, baudRate: 57600 })`; for the simulator: `() => board.connect()`.
+   */
+  connect: StreamFactory;
+  /** Lock pulse length. Default 300. */
+  pulseMs?: number;
+  /** Time a door has to report open, from the pulse start. Default 2000. */
+  openTimeoutMs?: number;
+  /** Heartbeat period. Default 1000. */
+  heartbeatMs?: number;
+  /** The board is lost after this long without a byte from it. Default 3000. */
+  heartbeatTimeoutMs?: number;
+  /** Limit for the handshake and for the first sensor readings. Default 10 000 (Johnny-Five's own). */
+  handshakeTimeoutMs?: number;
+  /** First reconnection delay; doubles up to `reconnectMaxMs`. Default 250. */
+  reconnectMinMs?: number;
+  /** Longest reconnection delay. Default 5000. */
+  reconnectMaxMs?: number;
+  /** `start()` resolves after this long even if the board is not there yet. Default 15 000. */
+  startTimeoutMs?: number;
+  /** How long to wait for the board to say whether the scanner is there. Default 500. */
+  scannerQueryTimeoutMs?: number;
+  /** A key pressed this long is declared dead (shorted). Default 3000. */
+  stuckKeyMs?: number;
+  /** Clock for `lastSeenAt` and open durations. Default `Date.now`. */
+  now?: () => number;
+}
+
+const BEEPS: Record<BeepKind, number[]> = { ok: [80], error: [60, 60, 60, 60, 60] }; // on, off, on, ...
+
+/** A locker bank driven through Johnny-Five. Construct, then `start()`. */
+export class J5LockerBank implements LockerBank {
+  readonly model: string;
+  readonly compartmentCount: number;
+  private readonly bank: BankModel;
+  private readonly events = new BankEventEmitter();
+  private readonly inputs: BankInputs;
+  private readonly pulses: DoorPulses;
+  private readonly o: Required<Omit<J5LockerBankOptions, 'model'>>;
+  private link: J5Link | null = null;
+  private configured = false;
+  private configureRun = 0;
+  private running = false;
+  private reconnectDelay: number;
+  private reconnectTimer: NodeJS.Timeout | null = null;
+  private heartbeatTimer: NodeJS.Timeout | null = null;
+  private beepTimers: NodeJS.Timeout[] = [];
+  private scannerPresent = false;
+  private scannerAnswered: (() => void) | null = null;
+  private lastSeenAt: number | null = null;
+  private lightColor: LightColor = 'off';
+  private lastHealth = '';
+
+  constructor(options: J5LockerBankOptions) {
+    this.bank = typeof options.model === 'string' ? loadBankModel(options.model) : options.model;
+    this.model = this.bank.model;
+    this.compartmentCount = this.bank.compartments.length;
+    this.o = {
+      connect: options.connect,
+      pulseMs: options.pulseMs ?? DEFAULT_PULSE_MS,
+      openTimeoutMs: options.openTimeoutMs ?? DEFAULT_OPEN_TIMEOUT_MS,
+      heartbeatMs: options.heartbeatMs ?? 1000,
+      heartbeatTimeoutMs: options.heartbeatTimeoutMs ?? 3000,
+      handshakeTimeoutMs: options.handshakeTimeoutMs ?? 10_000,
+      reconnectMinMs: options.reconnectMinMs ?? 250,
+      reconnectMaxMs: options.reconnectMaxMs ?? 5000,
+      startTimeoutMs: options.startTimeoutMs ?? 15_000,
+      scannerQueryTimeoutMs: options.scannerQueryTimeoutMs ?? 500,
+      stuckKeyMs: options.stuckKeyMs ?? 3000,
+      now: options.now ?? Date.now,
+    };
+    this.reconnectDelay = this.o.reconnectMinMs;
+    this.inputs = new BankInputs(this.bank, this.events, {
+      stuckKeyMs: this.o.stuckKeyMs,
+      onDeadKeysChange: () => this.emitHealthIfChanged(),
+    });
+    this.pulses = new DoorPulses(this.o, this.events, this.inputs, this.bank.lockActive);
+  }
+
+  async start(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    let timer: NodeJS.Timeout | undefined;
+    let off = (): void => {};
+    const connected = new Promise<void>((resolve) => {
+      off = this.events.on('connection', (up) => up && resolve());
+      timer = setTimeout(resolve, this.o.startTimeoutMs);
+    });
+    void this.attempt();
+    await connected;
+    off();
+    clearTimeout(timer);
+  }
+
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = null;
+    const link = this.link;
+    if (link && this.configured) link.writePins(this.lockedLevels());
+    this.disconnect(link, 'stopped', true);
+    this.inputs.dispose();
+  }
+
+  async openDoor(no: number): Promise<OpenResult> {
+    const wiring = this.wiring(no);
+    if (this.pulses.inFlight(no)) throw new LockBusy(no);
+    if (!this.link || !this.configured) return { opened: false, reason: 'board_lost' };
+    return this.pulses.open(wiring, this.link);
+  }
+
+  waitForClose(no: number, timeoutMs: number): Promise<boolean> {
+    this.wiring(no);
+    if (this.inputs.door(no) === 'closed') return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const off = this.events.on('door', (n, state) => {
+        if (n !== no || state !== 'closed') return;
+        clearTimeout(timer);
+        off();
+        resolve(true);
+      });
+      const timer = setTimeout(() => {
+        off();
+        resolve(false);
+      }, timeoutMs);
+    });
+  }
+
+  status(no: number): CompartmentStatus {
+    this.wiring(no);
+    return this.inputs.status(no);
+  }
+
+  statuses(): CompartmentStatus[] {
+    return this.bank.compartments.map((c) => this.inputs.status(c.no));
+  }
+
+  health(): BankHealth {
+    const deadKeys = this.inputs.deadKeys();
+    return {
+      connected: this.configured,
+      keypad: deadKeys.length ? 'degraded' : 'ok',
+      deadKeys,
+      scanner: this.scannerPresent ? 'ok' : 'missing',
+      lastSeenAt: this.lastSeenAt,
+    };
+  }
+
+  setLight(color: LightColor): void {
+    this.lightColor = color;
+    if (this.link && this.configured) this.link.writePins(this.lightLevels());
+  }
+
+  beep(kind: BeepKind): void {
+    const link = this.link;
+    if (!link || !this.configured) return;
+    this.beepTimers.forEach(clearTimeout);
+    let at = 0;
+    this.beepTimers = BEEPS[kind].map((ms, i) => {
+      const t = setTimeout(() => link.writePins([[this.bank.buzzerPin, i % 2 === 0 ? 1 : 0]]), at);
+      at += ms;
+      return t;
+    });
+    this.beepTimers.push(setTimeout(() => link.writePins([[this.bank.buzzerPin, 0]]), at));
+  }
+
+  on<E extends keyof LockerBankEvents>(event: E, fn: LockerBankEvents[E]): () => void {
+    return this.events.on(event, fn);
+  }
+
+  // ---- connection ----
+
+  private async attempt(): Promise<void> {
+    this.reconnectTimer = null;
+    if (!this.running || this.link) return;
+    let link: J5Link;
+    try {
+      const stream = await this.o.connect();
+      if (!this.running) {
+        stream.destroy();
+        return;
+      }
+      link = await J5Link.open(stream, { handshakeTimeoutMs: this.o.handshakeTimeoutMs });
+    } catch {
+      this.scheduleReconnect();
+      return;
+    }
+    if (!this.running) return link.close();
+    this.link = link;
+    this.lastSeenAt = this.o.now();
+    link.on('activity', () => (this.lastSeenAt = this.o.now()));
+    link.on('digital', (pin, value) => this.inputs.reading(pin, value));
+    link.on('string', (text) => this.onBoardString(text));
+    link.on('pinState', (pin, mode) => this.onPinState(pin, mode));
+    link.on('firmware', () => (this.configured ? link.queryPinState(this.probePin) : void this.configure(link)));
+    link.on('lost', (reason) => this.lose(link, reason));
+    this.heartbeatTimer = setInterval(() => this.heartbeat(link), this.o.heartbeatMs);
+    await this.configure(link);
+  }
+
+  /** Safe start-up on a fresh or rebooted board. Locks come first, always. */
+  private async configure(link: J5Link): Promise<void> {
+    const run = ++this.configureRun;
+    const inputs = this.inputs.inputPins;
+    const lights = [this.bank.light.green, this.bank.light.red, this.bank.light.amber, this.bank.buzzerPin];
+    link.writePins([...this.lockedLevels(), ...lights.map((p) => [p, 0] as const), ...inputs.map((p) => [p, 0] as const)]);
+    for (const c of this.bank.compartments) link.pinMode(c.lockPin, 'output');
+    link.writePins(this.lockedLevels());
+    for (const pin of lights) link.pinMode(pin, 'output');
+    for (const pin of inputs) link.pinMode(pin, this.bank.inputPullUp ? 'pullup' : 'input');
+    this.inputs.beginSnapshot();
+    const ports = new Map(inputs.map((pin) => [pin >> 3, pin]));
+    for (const pin of ports.values()) link.reportPort(pin);
+    const scannerAnswer = new Promise<void>((resolve) => (this.scannerAnswered = resolve));
+    link.sendString(SCANNER_QUERY);
+
+    const read = await within(this.inputs.whenSnapshotComplete(), this.o.handshakeTimeoutMs);
+    if (run !== this.configureRun || link !== this.link) return;
+    if (!read) return this.lose(link, 'no sensor report');
+    if (!(await within(scannerAnswer, this.o.scannerQueryTimeoutMs))) this.scannerPresent = false;
+    if (run !== this.configureRun || link !== this.link) return;
+    this.scannerAnswered = null;
+    link.writePins(this.lightLevels());
+    this.configured = true;
+    this.reconnectDelay = this.o.reconnectMinMs;
+    this.events.emit('connection', true);
+    this.emitHealthIfChanged();
+  }
+
+  private heartbeat(link: J5Link): void {
+    if (link !== this.link) return;
+    if (this.lastSeenAt !== null && this.o.now() - this.lastSeenAt > this.o.heartbeatTimeoutMs) {
+      return this.lose(link, 'board silent');
+    }
+    link.queryPinState(this.probePin);
+  }
+
+  private onPinState(pin: number, mode: number): void {
+    const link = this.link;
+    if (!link || !this.configured || pin !== this.probePin) return;
+    const expected = this.bank.inputPullUp ? 0x0b : 0x00;
+    if (mode === expected) return;
+    // The board reset its pins: it rebooted. Same link, so configure again at once.
+    this.disconnect(null, 'board rebooted', false);
+    void this.configure(link);
+  }
+
+  private onBoardString(raw: string): void {
+    const s = parseBoardString(raw);
+    if (s.kind === 'scan') this.events.emit('scan', s.text);
+    if (s.kind !== 'scanner') return;
+    this.scannerPresent = s.present;
+    this.scannerAnswered?.();
+    this.emitHealthIfChanged();
+  }
+
+  private lose(link: J5Link, _reason: string): void {
+    if (link !== this.link) return link.close();
+    this.disconnect(link, _reason, false);
+    this.scheduleReconnect();
+  }
+
+  /** Mark the bank disconnected; with `link`, also close that link. Fails every open in flight. */
+  private disconnect(link: J5Link | null, _reason: string, flush: boolean): void {
+    this.configureRun++;
+    if (link) {
+      if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+      this.heartbeatTimer = null;
+      this.link = null;
+      link.close(flush);
+    }
+    this.beepTimers.forEach(clearTimeout);
+    this.beepTimers = [];
+    this.pulses.abortAll();
+    const was = this.configured;
+    this.configured = false;
+    if (was) this.events.emit('connection', false);
+    this.emitHealthIfChanged();
+  }
+
+  private scheduleReconnect(): void {
+    if (!this.running || this.reconnectTimer) return;
+    this.reconnectTimer = setTimeout(() => void this.attempt(), this.reconnectDelay);
+    this.reconnectDelay = Math.min(this.reconnectDelay * 2, this.o.reconnectMaxMs);
+  }
+
+  // ---- helpers ----
+
+  private get probePin(): number {
+    return this.bank.compartments[0]!.doorPin;
+  }
+
+  private lockedLevels(): Array<readonly [number, 0 | 1]> {
+    const locked = levelValue(otherLevel(this.bank.lockActive));
+    return this.bank.compartments.map((c) => [c.lockPin, locked] as const);
+  }
+
+  private lightLevels(): Array<readonly [number, 0 | 1]> {
+    const { green, red, amber } = this.bank.light;
+    const c = this.lightColor;
+    return [
+      [green, c === 'green' ? 1 : 0],
+      [red, c === 'red' ? 1 : 0],
+      [amber, c === 'amber' ? 1 : 0],
+    ];
+  }
+
+  private wiring(no: number): CompartmentWiring {
+    const wiring = Number.isInteger(no) ? this.bank.compartments[no - 1] : undefined;
+    if (!wiring) throw new UnknownCompartment(no, this.compartmentCount);
+    return wiring;
+  }
+
+  private emitHealthIfChanged(): void {
+    const { lastSeenAt: _ignored, ...rest } = this.health();
+    const key = JSON.stringify(rest);
+    if (key === this.lastHealth) return;
+    this.lastHealth = key;
+    this.events.emit('health', this.health());
+  }
+}
+
+/** Resolve true if `promise` settles within `ms`, false otherwise. */
+async function within(promise: Promise<void>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  try {
+    return await Promise.race([promise.then(() => true), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Create a Johnny-Five locker bank (call `start()` to connect). */
+export function createJ5LockerBank(options: J5LockerBankOptions): LockerBank {
+  return new J5LockerBank(options);
+}
