@@ -52,7 +52,7 @@ export const hubCommandSchema = z.discriminatedUnion('type', [
  * (enforced by `assertSafeToPublish`). Whether the cloud *has* an event is decided by
  * ledger sync, not by this message arriving.
  */
-export interface HubEvent {
+export interface HubMqttEvent {
   type: string;
   at: number;
   [field: string]: unknown;

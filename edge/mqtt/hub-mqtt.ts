@@ -6,7 +6,7 @@ import {
   hubCommandSchema,
   hubTopic,
   presenceSchema,
-  type HubEvent,
+  type HubMqttEvent,
   type HubTelemetry,
   type OpenCommand,
   type Presence,
@@ -74,7 +74,7 @@ export interface HubMqtt {
    * failed; true once the broker acknowledged it — which says nothing about the cloud
    * having it: the sync layer decides that by comparing ledger heads.
    */
-  publishEvent(event: HubEvent): Promise<boolean>;
+  publishEvent(event: HubMqttEvent): Promise<boolean>;
   /** Publish telemetry (QoS 0, same guard except for nine-digit numbers). False when offline. */
   publishTelemetry(t: HubTelemetry): Promise<boolean>;
   status(): HubMqttStatus;
