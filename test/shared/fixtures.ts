@@ -81,6 +81,7 @@ export function mergeInto(to: TestLedger, from: TestLedger): void {
   for (const id of [...from.docs.ids()]) {
     const remote = from.docs.get(id)!;
     const local = to.docs.get(id);
+    if (local && A.hasHeads(local, A.getHeads(remote))) continue; // nothing new
     const merged = local ? A.merge(A.clone(local, { actor: to.actor }), remote) : A.clone(remote, { actor: to.actor });
     to.ledger.receive(id, merged as A.Doc<ParcelDoc>);
   }
