@@ -371,7 +371,11 @@ export function toView(doc: A.Doc<ParcelDoc>, now: number): ParcelView {
     announcement: doc.announcement ? { ...doc.announcement } : undefined,
     deposit: doc.deposit ? { ...doc.deposit } : undefined,
     codes: codesNewestFirst(doc).map((c) => codeView(doc, c, now)),
-    exceptions: Object.values(doc.exceptions).sort((a, b) => a.at - b.at).map((e) => ({ ...e })),
+    // Ties broken by id: the key order of an Automerge map differs between a document built
+    // by local changes and the same document loaded or merged.
+    exceptions: Object.entries(doc.exceptions)
+      .sort(([ia, a], [ib, b]) => a.at - b.at || (ia < ib ? -1 : ia > ib ? 1 : 0))
+      .map(([, e]) => ({ ...e })),
     returnedAt: doc.returnedAt,
   };
 }
