@@ -38,15 +38,16 @@ export class MemoryDocStorage implements DocStorage {
 
   constructor(readonly backing: Map<string, Uint8Array[]> = new Map()) {}
 
+  // Chunks are copied out as well as in, like a real store: a caller that mutates what it
+  // loaded must not change what is stored.
   loadAll(): Map<string, Uint8Array[]> {
-    return new Map([...this.backing].map(([k, v]) => [k, [...v]]));
+    return new Map([...this.backing].map(([k, v]) => [k, v.map((c) => c.slice())]));
   }
   load(docId: string): Uint8Array[] | undefined {
-    const v = this.pending?.has(docId) ? this.pending.get(docId) : this.backing.get(docId);
-    return v ? [...v] : undefined;
+    return this.current(docId)?.map((c) => c.slice());
   }
   append(docId: string, chunk: Uint8Array): void {
-    this.write(docId, [...(this.load(docId) ?? []), chunk.slice()]);
+    this.write(docId, [...(this.current(docId) ?? []), chunk.slice()]);
   }
   replace(docId: string, snapshot: Uint8Array): void {
     this.write(docId, [snapshot.slice()]);
@@ -74,6 +75,10 @@ export class MemoryDocStorage implements DocStorage {
     return n;
   }
   close(): void {}
+
+  private current(docId: string): Uint8Array[] | undefined {
+    return (this.pending?.has(docId) ? this.pending.get(docId) : this.backing.get(docId)) ?? undefined;
+  }
 
   private write(docId: string, v: Uint8Array[] | null): void {
     if (this.pending) this.pending.set(docId, v);
