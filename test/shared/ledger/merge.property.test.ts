@@ -198,13 +198,20 @@ class LedgerReplica implements Replica {
     const ids = [...this.t.docs.ids()].sort();
     // Derived views at one common instant, so replicas whose clocks differ still compare.
     const at = T0 + 1000 * HOUR;
-    return JSON.stringify(
+    return canonical(
       ids.map((id) => {
         const d = this.t.docs.get<import('../../../shared/ledger/parcel-doc.js').ParcelDoc>(id)!;
         return [id, [...A.getHeads(d)].sort(), A.toJS(d), toView(d, at)];
       }),
     );
   }
+}
+
+/** JSON with object keys sorted: an Automerge map's key order depends on how the document was built. */
+function canonical(v: unknown): string {
+  return JSON.stringify(v, (_k, x: unknown) =>
+    x && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : x,
+  );
 }
 
 /** Hashes are the plaintext itself: this test is about merge rules, not argon2. */
@@ -438,7 +445,7 @@ class ToyLwwReplica implements Replica {
   }
 
   fingerprint(): string {
-    return JSON.stringify([...this.docs].map(([p, d]) => [p, [...A.getHeads(d)].sort(), A.toJS(d)]));
+    return canonical([...this.docs].map(([p, d]) => [p, [...A.getHeads(d)].sort(), A.toJS(d)]));
   }
 }
 
