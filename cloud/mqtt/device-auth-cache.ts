@@ -38,7 +38,7 @@ export class DeviceAuthCache {
   private readonly maxEntries: number;
   /** Calls made to the underlying verifier (for tests and metrics). */
   verifications = 0;
-  /** Checks answered from the cache. */
+  /** Checks answered without a new verification (from the cache, or joining one in flight). */
   hits = 0;
 
   constructor(
@@ -64,6 +64,8 @@ export class DeviceAuthCache {
       this.verifications++;
       pending = this.verify(bankId, secret).finally(() => this.inFlight.delete(fp));
       this.inFlight.set(fp, pending);
+    } else {
+      this.hits++;
     }
     const good = await pending;
     if (good) this.remember(fp, bankId);
