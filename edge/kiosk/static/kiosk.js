@@ -223,11 +223,8 @@ function renderControls() {
   for (const key of dom.keys) key.disabled = locked;
   dom.scan.disabled = locked;
   dom.keypad.setAttribute('aria-disabled', String(locked));
-  // a disabled button drops focus to <body>; park it on the message so keyboard users keep their place
-  if (locked && hadFocus) dom.message.focus({ preventScroll: true });
-  if (!locked && document.activeElement === dom.message && state.mode === 'pickup') {
-    dom.keypad.querySelector('[data-key="5"]').focus({ preventScroll: true });
-  }
+  // a disabled button drops focus to <body>; park it on the code display so keyboard users keep their place
+  if (locked && hadFocus) dom.code.focus({ preventScroll: true });
   const courierLocked = state.busy;
   for (const field of [dom.courierId, dom.courierSecret, dom.parcelId, dom.parcelSize, dom.courierSubmit]) {
     field.disabled = courierLocked;
@@ -332,8 +329,12 @@ function pressKey(key) {
   timers.reset = setTimeout(() => clearOutcome(), setting('CUBBY_KIOSK_RESET_MS', 10_000));
 }
 
-/** The one pickup path, for the keypad, the physical keyboard, the camera and injected QR payloads. */
-async function submitPickup(rawDigits) {
+/**
+ * The one pickup path, for the keypad, the physical keyboard, the camera and injected QR payloads.
+ * A QR payload goes to the hub as `{ qr }` (it checks the bank and audits the pickup as a QR
+ * pickup), a typed code as `{ code: 'SSS-VVVVVV' }`.
+ */
+async function submitPickup(rawDigits, qrPayload) {
   if (state.mode !== 'pickup' || state.busy) return state.outcome?.key ?? '';
   if (isThrottled()) return 'throttled';
   const digits = String(rawDigits ?? '').replace(/[\s.-]/g, '');
@@ -342,13 +343,13 @@ async function submitPickup(rawDigits) {
     showOutcome({ key: 'malformed_code' });
     return 'malformed_code';
   }
-  const code = formatCode(digits);
+  const body = qrPayload ? { qr: qrPayload } : { code: formatCode(digits) };
   state.busy = true;
   showOutcome({ key: 'busy', textKey: 'busy_pickup' }, { autoReset: false });
   renderControls();
   let res = null;
   try {
-    res = await api('POST', '/api/pickup', { code });
+    res = await api('POST', '/api/pickup', body);
   } catch {
     res = null;
   }
@@ -381,6 +382,8 @@ function pickupOutcome(res) {
     case 'code_used':
     case 'malformed_code':
       return { key: code };
+    case 'wrong_locker':
+      return { key: 'wrong_bank', textKey: 'wrong_locker' };
     case 'door_fault': {
       const n = e.compartment;
       const known = n !== undefined && n !== null && n !== '';
@@ -407,23 +410,20 @@ function handleQr(text) {
   if (isThrottled()) return Promise.resolve('throttled');
   const payload = String(text ?? '').trim();
   const m = /^cubby:([A-Za-z0-9_.-]{1,64}):([0-9\s.-]{9,20})$/.exec(payload);
-  let digits;
   if (m) {
     if (state.bankId && m[1] !== state.bankId) {
-      // another bank's code would only burn one of this bank's attempts
+      // the hub would refuse it too (wrong_locker); say which locker it belongs to
       setDigits('');
       showOutcome({ key: 'wrong_bank', params: { bankId: m[1], here: state.bankId } });
       return Promise.resolve('wrong_bank');
     }
-    digits = m[2];
-  } else if (/^[0-9][0-9\s.-]{8,19}$/.test(payload)) {
-    digits = payload; // a scanner reading the plain code
-  } else {
-    setDigits('');
-    showOutcome({ key: 'qr_invalid' });
-    return Promise.resolve('qr_invalid');
+    return submitPickup(m[2], payload);
   }
-  return submitPickup(digits);
+  // a scanner that read the plain code (e.g. from the text of the message)
+  if (/^[0-9][0-9\s.-]{8,19}$/.test(payload)) return submitPickup(payload);
+  setDigits('');
+  showOutcome({ key: 'qr_invalid' });
+  return Promise.resolve('qr_invalid');
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -455,6 +455,7 @@ async function startScan() {
   }
   dom.scannerVideo.srcObject = scanner.stream;
   dom.scanner.hidden = false;
+  setBackgroundInert(true); // a modal: Tab stays inside it
   dom.scannerCancel.focus();
   scanner.stopAt = Date.now() + 60_000;
   try {
@@ -481,6 +482,10 @@ async function startScan() {
   void loop();
 }
 
+function setBackgroundInert(inert) {
+  for (const node of document.querySelectorAll('body > header, body > main')) node.inert = inert;
+}
+
 function stopScan() {
   clearTimeout(scanner.frame);
   for (const track of scanner.stream?.getTracks() ?? []) track.stop();
@@ -488,6 +493,7 @@ function stopScan() {
   dom.scannerVideo.srcObject = null;
   if (!dom.scanner.hidden) {
     dom.scanner.hidden = true;
+    setBackgroundInert(false);
     if (!dom.scan.disabled) dom.scan.focus({ preventScroll: true });
   }
 }
@@ -496,22 +502,22 @@ function stopScan() {
 // Courier mode
 
 const COURIER_ERRORS = {
-  unauthorized: 'courier_unauthorized',
-  bad_credentials: 'courier_unauthorized',
   invalid_credentials: 'courier_unauthorized',
+  unauthorized: 'courier_unauthorized',
+  already_deposited: 'courier_already_deposited',
   no_free_compartment: 'courier_no_compartment',
   door_not_closed: 'courier_door_not_closed',
-  not_found: 'courier_deposit_unknown',
+  parcel_not_detected: 'courier_parcel_not_detected',
   deposit_not_found: 'courier_deposit_unknown',
-  unknown_deposit: 'courier_deposit_unknown',
 };
 
-function courierError(res) {
+/** A courier-side error: our own words for the reasons we know, the hub's sentence otherwise. */
+function courierError(res, compartment) {
   if (!res) return { key: 'error' };
   const e = errorOf(res);
   const code = typeof e.code === 'string' ? e.code : '';
   const textKey = COURIER_ERRORS[code] ?? (res.status === 401 ? 'courier_unauthorized' : null);
-  if (textKey) return { key: 'error', errorCode: code || undefined, textKey, detail: message(e) };
+  if (textKey) return { key: 'error', errorCode: code || undefined, textKey, params: { n: e.compartment ?? compartment ?? '' } };
   return { key: 'error', errorCode: code || undefined, raw: message(e) || undefined };
 }
 
@@ -604,7 +610,7 @@ async function confirmDeposit() {
     dom.parcelId.focus({ preventScroll: true });
     return;
   }
-  const outcome = courierError(res);
+  const outcome = courierError(res, compartment);
   // the deposit is gone at the hub (unknown, already confirmed): back to the form; otherwise
   // (door still open, network trouble) the courier closes the door and presses Done again
   const gone = res && (res.status === 404 || res.status === 410 || outcome.textKey === 'courier_deposit_unknown');
@@ -654,17 +660,14 @@ document.addEventListener('keydown', (event) => {
   }
   const target = event.target;
   if (target instanceof HTMLInputElement || target instanceof HTMLSelectElement) return;
-  const onButton = target instanceof HTMLButtonElement;
-  if (/^[0-9]$/.test(event.key)) {
+  const key = { Backspace: 'back', Escape: 'clear' }[event.key] ?? (/^[0-9]$/.test(event.key) ? event.key : null);
+  if (key) {
     event.preventDefault();
-    pressKey(event.key);
-  } else if (event.key === 'Backspace') {
-    event.preventDefault();
-    pressKey('back');
-  } else if (event.key === 'Escape') {
-    event.preventDefault();
-    pressKey('clear');
-  } else if (event.key === 'Enter' && !onButton) {
+    // typing goes to the code display, like into a text field; a following Enter then submits
+    // instead of activating whichever button happened to have focus
+    if (target instanceof HTMLButtonElement) dom.code.focus({ preventScroll: true });
+    pressKey(key);
+  } else if (event.key === 'Enter' && !(target instanceof HTMLButtonElement)) {
     // on a focused button Enter activates that button, as it should
     event.preventDefault();
     pressKey('ok');
@@ -684,7 +687,7 @@ dom.courierDone.addEventListener('click', () => void confirmDeposit());
 // a kiosk: no long-press menus
 document.addEventListener('contextmenu', (event) => event.preventDefault());
 
-dom.message.tabIndex = -1;
+dom.code.tabIndex = -1; // focusable from script only: where typed digits and a parked focus go
 
 window.cubbyKiosk = Object.freeze({
   /** Feed a decoded QR payload into the pickup path; resolves to the outcome key. */
