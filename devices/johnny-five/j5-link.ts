@@ -49,6 +49,8 @@ export interface J5LinkOptions {
 /** A connected, handshaken board. */
 export class J5Link extends EventEmitter<J5LinkEvents> {
   private dead = false;
+  /** Modes this link set, to undo firmata-io overwriting them from PIN_STATE replies. */
+  private readonly modes = new Map<number, number>();
 
   private constructor(
     private readonly board: five.Board,
@@ -110,7 +112,9 @@ export class J5Link extends EventEmitter<J5LinkEvents> {
   pinMode(pin: number, mode: LinkPinMode): void {
     if (this.dead) return;
     const modes = this.io.MODES;
-    this.board.pinMode(pin, mode === 'output' ? modes.OUTPUT : mode === 'pullup' ? modes.PULLUP : modes.INPUT);
+    const value = mode === 'output' ? modes.OUTPUT : mode === 'pullup' ? modes.PULLUP : modes.INPUT;
+    this.modes.set(pin, value);
+    this.board.pinMode(pin, value);
   }
 
   /** Write a digital output (Johnny-Five `Board.digitalWrite`; firmata-io sends the pin's whole port). */
@@ -174,7 +178,17 @@ export class J5Link extends EventEmitter<J5LinkEvents> {
     this.io.on('string', (text: string) => this.emit('string', text));
     this.io.on('queryfirmware', () => this.emit('firmware'));
     for (let pin = 0; pin < this.io.pins.length; pin++) {
-      this.io.on(`pin-state-${pin}`, () => this.emit('pinState', pin, this.io.pins[pin]?.mode ?? -1));
+      this.io.on(`pin-state-${pin}`, () => {
+        const record = this.io.pins[pin];
+        if (!record) return;
+        const reported = record.mode ?? -1;
+        // firmata-io copies the reported mode into its own pin table, and it only decodes
+        // input reports for pins it believes are inputs. A reply that was in flight while we
+        // reconfigured would switch reporting off for that pin: keep the mode we last set.
+        const mine = this.modes.get(pin);
+        if (mine !== undefined) record.mode = mine;
+        this.emit('pinState', pin, reported);
+      });
     }
   }
 

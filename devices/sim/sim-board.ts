@@ -49,8 +49,8 @@ export class SimBoard implements SimulatedHardware {
   readonly firmware: StandardFirmata;
   /** The last chunk of bytes the host wrote (whether or not the firmware was listening). */
   lastWrite: Buffer | null = null;
-  /** Decoded host messages the firmware handled, oldest first (bounded by `hostLogLimit`). */
-  readonly hostLog: Array<{ at: number; message: FirmataMessage }> = [];
+  /** Decoded host messages the firmware handled, oldest first, with the boot they arrived in (bounded by `hostLogLimit`). */
+  readonly hostLog: Array<{ at: number; boot: number; message: FirmataMessage }> = [];
   /** Number of boots (power-on counts as the first). */
   bootCount = 0;
   /** Number of times a host opened the serial port. */
@@ -235,8 +235,8 @@ export class SimBoard implements SimulatedHardware {
     this.lastWrite = Buffer.from(chunk);
     if (this.boardState !== 'running') return; // the bootloader or a hung firmware drops bytes
     for (const message of this.decoder.push(chunk)) {
-      this.hostLog.push({ at: this.now(), message });
-      if (this.hostLog.length > this.hostLogLimit) this.hostLog.splice(0, this.hostLog.length - this.hostLogLimit);
+      this.hostLog.push({ at: this.now(), boot: this.bootCount, message });
+      if (this.hostLog.length > this.hostLogLimit * 1.1) this.hostLog.splice(0, this.hostLog.length - this.hostLogLimit);
       this.firmware.handle(message);
     }
   }
