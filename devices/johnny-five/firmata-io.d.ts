@@ -43,6 +43,8 @@ declare module 'firmata-io' {
       sysexCommand(message: number[]): this;
       reportVersion(callback: () => void): void;
       reset(): void;
+      setSamplingInterval(ms: number): void;
+      queryFirmware(callback: () => void): void;
     }
   }
   function bindTransport(transport: unknown): typeof bindTransport.Firmata;
