@@ -38,10 +38,8 @@ export class RemoteOpenStore {
          VALUES (?, ?, ?, ?, ?) ON CONFLICT (nonce) DO NOTHING`,
       ),
       setOutcome: db.prepare('UPDATE remote_nonces SET outcome = ? WHERE nonce = ?'),
-      countBank: db.prepare('SELECT COUNT(*) AS n, MIN(at) AS oldest FROM remote_open_attempts WHERE at > ?'),
-      countCompartment: db.prepare(
-        'SELECT COUNT(*) AS n, MIN(at) AS oldest FROM remote_open_attempts WHERE compartment = ? AND at > ?',
-      ),
+      countBank: db.prepare('SELECT COUNT(*) AS n FROM remote_open_attempts WHERE at > ?'),
+      countCompartment: db.prepare('SELECT COUNT(*) AS n FROM remote_open_attempts WHERE compartment = ? AND at > ?'),
       oldestN: db.prepare('SELECT at FROM remote_open_attempts WHERE at > ? ORDER BY at LIMIT 1 OFFSET ?'),
       oldestNCompartment: db.prepare(
         'SELECT at FROM remote_open_attempts WHERE compartment = ? AND at > ? ORDER BY at LIMIT 1 OFFSET ?',

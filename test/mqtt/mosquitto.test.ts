@@ -4,9 +4,8 @@ import { connect, createServer } from 'node:net';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { mosquittoAcl, mosquittoConf } from '../../cloud/mqtt/mosquitto-config.js';
-import { tempDir } from '../edge/remote-open-fixtures.js';
 import { describeBrokerContract } from './broker-contract.js';
-import { CREDS, sleep } from './mqtt-test-kit.js';
+import { CREDS, sleep, tempDir } from './mqtt-test-kit.js';
 
 const MOSQUITTO = ['/usr/sbin/mosquitto', '/usr/bin/mosquitto'].find((p) => existsSync(p));
 const PASSWD = ['/usr/bin/mosquitto_passwd', '/usr/sbin/mosquitto_passwd'].find((p) => existsSync(p));

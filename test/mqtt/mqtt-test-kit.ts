@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 
 /** Demo-like credentials (API.md), used against every broker. */
@@ -47,4 +50,10 @@ export async function endQuietly(c: MqttClient | undefined): Promise<void> {
   } catch {
     // already gone
   }
+}
+
+/** A temp directory removed by the returned cleanup. */
+export function tempDir(prefix: string): { dir: string; cleanup: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
