@@ -27,6 +27,11 @@ export interface SimBoardOptions extends PhysicsOptions {
   bootGlitchMs?: number;
   /** Opening the serial port resets the board (DTR auto-reset, as on an Uno or Mega). Default true. */
   resetOnConnect?: boolean;
+  /**
+   * The firmware includes the scanner bridge (`../scanner-protocol.ts`). Default true; false
+   * is plain StandardFirmata: no scanner, `SCANNER?` never answered.
+   */
+  scannerBridge?: boolean;
   /** How many host messages `hostLog` keeps. Default 10 000. */
   hostLogLimit?: number;
 }
@@ -73,7 +78,7 @@ export class SimBoard implements SimulatedHardware {
     this.hostLogLimit = options.hostLogLimit ?? 10_000;
     this.now = options.now ?? Date.now;
     this.physics = new LockerPhysics(this.model, options);
-    this.firmware = new StandardFirmata(this.model.board, this.physics, (m) => this.send(m));
+    this.firmware = new StandardFirmata(this.model.board, this.physics, (m) => this.send(m), options.scannerBridge ?? true);
     this.physics.onInputChange = (pin) => {
       if (this.boardState === 'running') this.firmware.inputChanged(pin);
     };

@@ -44,8 +44,8 @@ export interface FirmwareBoard {
 export class StandardFirmata {
   /** Sampling interval last set by the host (ms). */
   samplingIntervalMs = 19;
-  /** Whether the QR scanner is attached (the bridge reports it). */
-  scannerPresent = true;
+  /** Whether the QR scanner is attached and bridged (the bridge reports it). */
+  scannerPresent: boolean;
   private readonly pins: PinState[];
   private readonly reportPorts = new Array<boolean>(16).fill(false);
   private readonly lastReported = new Array<number>(16).fill(0);
@@ -54,7 +54,10 @@ export class StandardFirmata {
     private readonly board: FirmwareBoard,
     private readonly physics: LockerPhysics,
     private readonly send: (message: FirmataMessage) => void,
+    /** The scanner bridge is built in; without it the firmware is plain StandardFirmata. */
+    private readonly scannerBridge = true,
   ) {
+    this.scannerPresent = scannerBridge;
     this.pins = Array.from({ length: board.pinCount }, () => ({ mode: null, latch: 0, source: 'boot' }));
   }
 
@@ -83,7 +86,7 @@ export class StandardFirmata {
 
   /** The bridge tells the host the scanner came or went. */
   setScannerPresent(present: boolean): void {
-    if (this.scannerPresent === present) return;
+    if (!this.scannerBridge || this.scannerPresent === present) return;
     this.scannerPresent = present;
     this.send({ type: 'string', text: formatScannerStatus(present) });
   }
@@ -143,7 +146,7 @@ export class StandardFirmata {
       case 'system-reset':
         return this.systemReset();
       case 'string':
-        if (m.text === SCANNER_QUERY) this.send({ type: 'string', text: formatScannerStatus(this.scannerPresent) });
+        if (this.scannerBridge && m.text === SCANNER_QUERY) this.send({ type: 'string', text: formatScannerStatus(this.scannerPresent) });
         return;
       default:
         // REPORT_ANALOG, ANALOG_MESSAGE and unknown sysex: nothing on this bank uses them.
