@@ -10,12 +10,10 @@
  * and reconnection with exponential backoff. The heartbeat answer also reveals a board
  * that rebooted under us (its inputs are outputs again): it is configured again at once.
  */
-import { loadBankModel, levelValue, otherLevel, type BankModel, type BankModelName, type CompartmentWiring } from '../bank-model.js';
+import { loadBankModel, type BankModel, type CompartmentWiring } from '../bank-model.js';
 import { BankEventEmitter } from '../bank-events.js';
 import { BankInputs } from '../bank-inputs.js';
 import {
-  DEFAULT_OPEN_TIMEOUT_MS,
-  DEFAULT_PULSE_MS,
   LockBusy,
   UnknownCompartment,
   type BankHealth,
@@ -28,43 +26,12 @@ import {
 } from '../locker-bank.js';
 import { parseBoardString, SCANNER_QUERY } from '../scanner-protocol.js';
 import { DoorPulses } from './door-pulses.js';
-import { J5Link, type StreamFactory } from './j5-link.js';
+import { Indicators } from './indicators.js';
+import { resolveJ5Options, type J5LockerBankOptions, type ResolvedJ5Options } from './j5-bank-options.js';
+import { J5Link } from './j5-link.js';
+import { lockedLevels, writeSafeConfiguration } from './safe-startup.js';
 
-/** Options of the Johnny-Five locker bank. Every duration is in milliseconds. */
-export interface J5LockerBankOptions {
-  /** The bank's pin map: a shipped model name or a parsed model. */
-  model: BankModel | BankModelName;
-  /**
-   * Opens a stream to the board, called for the first connection and every reconnection;
-   * throwing or rejecting means "not available now" (retried with backoff). For a real bank:
-   * `() => new SerialPort({ path, baudRate: 57600 })`; for the simulator: `() => board.connect()`.
-   */
-  connect: StreamFactory;
-  /** Lock pulse length. Default 300. */
-  pulseMs?: number;
-  /** Time a door has to report open, from the pulse start. Default 2000. */
-  openTimeoutMs?: number;
-  /** Heartbeat period. Default 1000. */
-  heartbeatMs?: number;
-  /** The board is lost after this long without a byte from it. Default 3000. */
-  heartbeatTimeoutMs?: number;
-  /** Limit for the handshake and for the first sensor readings. Default 10 000 (Johnny-Five's own). */
-  handshakeTimeoutMs?: number;
-  /** First reconnection delay; doubles up to `reconnectMaxMs`. Default 250. */
-  reconnectMinMs?: number;
-  /** Longest reconnection delay. Default 5000. */
-  reconnectMaxMs?: number;
-  /** `start()` resolves after this long even if the board is not there yet. Default 15 000. */
-  startTimeoutMs?: number;
-  /** How long to wait for the board to say whether the scanner is there. Default 500. */
-  scannerQueryTimeoutMs?: number;
-  /** A key pressed this long is declared dead (shorted). Default 3000. */
-  stuckKeyMs?: number;
-  /** Clock for `lastSeenAt` and open durations. Default `Date.now`. */
-  now?: () => number;
-}
-
-const BEEPS: Record<BeepKind, number[]> = { ok: [80], error: [60, 60, 60, 60, 60] }; // on, off, on, ...
+export type { J5LockerBankOptions } from './j5-bank-options.js';
 
 /** A locker bank driven through Johnny-Five. Construct, then `start()`. */
 export class J5LockerBank implements LockerBank {
@@ -74,7 +41,8 @@ export class J5LockerBank implements LockerBank {
   private readonly events = new BankEventEmitter();
   private readonly inputs: BankInputs;
   private readonly pulses: DoorPulses;
-  private readonly o: Required<Omit<J5LockerBankOptions, 'model'>>;
+  private readonly indicators: Indicators;
+  private readonly o: ResolvedJ5Options;
   private link: J5Link | null = null;
   private configured = false;
   private configureRun = 0;
@@ -82,37 +50,23 @@ export class J5LockerBank implements LockerBank {
   private reconnectDelay: number;
   private reconnectTimer: NodeJS.Timeout | null = null;
   private heartbeatTimer: NodeJS.Timeout | null = null;
-  private beepTimers: NodeJS.Timeout[] = [];
   private scannerPresent = false;
   private scannerAnswered: (() => void) | null = null;
   private lastSeenAt: number | null = null;
-  private lightColor: LightColor = 'off';
   private lastHealth = '';
 
   constructor(options: J5LockerBankOptions) {
     this.bank = typeof options.model === 'string' ? loadBankModel(options.model) : options.model;
     this.model = this.bank.model;
     this.compartmentCount = this.bank.compartments.length;
-    this.o = {
-      connect: options.connect,
-      pulseMs: options.pulseMs ?? DEFAULT_PULSE_MS,
-      openTimeoutMs: options.openTimeoutMs ?? DEFAULT_OPEN_TIMEOUT_MS,
-      heartbeatMs: options.heartbeatMs ?? 1000,
-      heartbeatTimeoutMs: options.heartbeatTimeoutMs ?? 3000,
-      handshakeTimeoutMs: options.handshakeTimeoutMs ?? 10_000,
-      reconnectMinMs: options.reconnectMinMs ?? 250,
-      reconnectMaxMs: options.reconnectMaxMs ?? 5000,
-      startTimeoutMs: options.startTimeoutMs ?? 15_000,
-      scannerQueryTimeoutMs: options.scannerQueryTimeoutMs ?? 500,
-      stuckKeyMs: options.stuckKeyMs ?? 3000,
-      now: options.now ?? Date.now,
-    };
+    this.o = resolveJ5Options(options);
     this.reconnectDelay = this.o.reconnectMinMs;
     this.inputs = new BankInputs(this.bank, this.events, {
       stuckKeyMs: this.o.stuckKeyMs,
       onDeadKeysChange: () => this.emitHealthIfChanged(),
     });
     this.pulses = new DoorPulses(this.o, this.events, this.inputs, this.bank.lockActive);
+    this.indicators = new Indicators(this.bank);
   }
 
   async start(): Promise<void> {
@@ -136,7 +90,7 @@ export class J5LockerBank implements LockerBank {
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     this.reconnectTimer = null;
     const link = this.link;
-    if (link && this.configured) link.writePins(this.lockedLevels());
+    if (link && this.configured) link.writePins(lockedLevels(this.bank));
     this.disconnect(link, 'stopped', true);
     this.inputs.dispose();
   }
@@ -186,21 +140,11 @@ export class J5LockerBank implements LockerBank {
   }
 
   setLight(color: LightColor): void {
-    this.lightColor = color;
-    if (this.link && this.configured) this.link.writePins(this.lightLevels());
+    this.indicators.setLight(color, this.configured ? this.link : null);
   }
 
   beep(kind: BeepKind): void {
-    const link = this.link;
-    if (!link || !this.configured) return;
-    this.beepTimers.forEach(clearTimeout);
-    let at = 0;
-    this.beepTimers = BEEPS[kind].map((ms, i) => {
-      const t = setTimeout(() => link.writePins([[this.bank.buzzerPin, i % 2 === 0 ? 1 : 0]]), at);
-      at += ms;
-      return t;
-    });
-    this.beepTimers.push(setTimeout(() => link.writePins([[this.bank.buzzerPin, 0]]), at));
+    if (this.link && this.configured) this.indicators.beep(kind, this.link);
   }
 
   on<E extends keyof LockerBankEvents>(event: E, fn: LockerBankEvents[E]): () => void {
@@ -240,16 +184,8 @@ export class J5LockerBank implements LockerBank {
   /** Safe start-up on a fresh or rebooted board. Locks come first, always. */
   private async configure(link: J5Link): Promise<void> {
     const run = ++this.configureRun;
-    const inputs = this.inputs.inputPins;
-    const lights = [this.bank.light.green, this.bank.light.red, this.bank.light.amber, this.bank.buzzerPin];
-    link.writePins([...this.lockedLevels(), ...lights.map((p) => [p, 0] as const), ...inputs.map((p) => [p, 0] as const)]);
-    for (const c of this.bank.compartments) link.pinMode(c.lockPin, 'output');
-    link.writePins(this.lockedLevels());
-    for (const pin of lights) link.pinMode(pin, 'output');
-    for (const pin of inputs) link.pinMode(pin, this.bank.inputPullUp ? 'pullup' : 'input');
     this.inputs.beginSnapshot();
-    const ports = new Map(inputs.map((pin) => [pin >> 3, pin]));
-    for (const pin of ports.values()) link.reportPort(pin);
+    writeSafeConfiguration(link, this.bank, this.inputs.inputPins);
     const scannerAnswer = new Promise<void>((resolve) => (this.scannerAnswered = resolve));
     link.sendString(SCANNER_QUERY);
 
@@ -259,7 +195,7 @@ export class J5LockerBank implements LockerBank {
     if (!(await within(scannerAnswer, this.o.scannerQueryTimeoutMs))) this.scannerPresent = false;
     if (run !== this.configureRun || link !== this.link) return;
     this.scannerAnswered = null;
-    link.writePins(this.lightLevels());
+    this.indicators.showLight(link);
     this.configured = true;
     this.reconnectDelay = this.o.reconnectMinMs;
     this.events.emit('connection', true);
@@ -308,8 +244,7 @@ export class J5LockerBank implements LockerBank {
       this.link = null;
       link.close(flush);
     }
-    this.beepTimers.forEach(clearTimeout);
-    this.beepTimers = [];
+    this.indicators.cancel();
     this.pulses.abortAll();
     const was = this.configured;
     this.configured = false;
@@ -327,21 +262,6 @@ export class J5LockerBank implements LockerBank {
 
   private get probePin(): number {
     return this.bank.compartments[0]!.doorPin;
-  }
-
-  private lockedLevels(): Array<readonly [number, 0 | 1]> {
-    const locked = levelValue(otherLevel(this.bank.lockActive));
-    return this.bank.compartments.map((c) => [c.lockPin, locked] as const);
-  }
-
-  private lightLevels(): Array<readonly [number, 0 | 1]> {
-    const { green, red, amber } = this.bank.light;
-    const c = this.lightColor;
-    return [
-      [green, c === 'green' ? 1 : 0],
-      [red, c === 'red' ? 1 : 0],
-      [amber, c === 'amber' ? 1 : 0],
-    ];
   }
 
   private wiring(no: number): CompartmentWiring {
