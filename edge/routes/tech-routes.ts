@@ -131,6 +131,10 @@ export function techRoutes(s: HubServices): Hono<Env> {
     if (body.to > bank.compartmentCount) throw new NotFound(`This bank has compartments 1 to ${bank.compartmentCount}.`, 'no_such_compartment');
     if (view.compartment === body.to) throw new Conflict('same_compartment', `Parcel ${parcelId} is already in compartment ${body.to}.`);
     if (store.ledger.occupancy().has(body.to)) throw new Conflict('compartment_occupied', `Compartment ${body.to} already holds a parcel.`);
+    // A courier may be filling it right now: its confirm would put a second parcel there.
+    if (s.deposit.pendingCompartments().has(body.to)) {
+      throw new Conflict('compartment_occupied', `Compartment ${body.to} is open for a courier's deposit; choose another one.`);
+    }
     store.ledger.relocate(parcelId, body.to, `tech:${tech.technicianId}`, body.reason ?? 'relocated by technician');
     s.events.emit({ type: 'relocate', actor: `tech:${tech.technicianId}`, compartment: body.to, parcelId, detail: `from ${view.compartment}` });
     return c.json({ parcelId, from: view.compartment, to: body.to });
