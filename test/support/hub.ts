@@ -42,6 +42,13 @@ export const COURIER = { id: 'courier-1', secret: 'courier-1-secret' } as const;
 export const TECHNICIAN = { id: 'tech-1', secret: 'tech-1-secret' } as const;
 export const AUDITOR = { id: 'auditor-1', secret: 'auditor-1-secret' } as const;
 
+/**
+ * The door-open timeout of test hubs. The board answers in ~20 ms; 250 ms (the fast bank
+ * default) proved too tight on a loaded 2-core machine: a late sensor report made the hub
+ * (correctly) mark a healthy door faulty and move on. Jammed-door tests wait this long.
+ */
+export const HUB_OPEN_TIMEOUT_MS = 750;
+
 /** Cheap argon2id parameters for the credential hashes of tests (the PHC string carries them). */
 const CREDENTIAL_ARGON2 = { type: argon2.argon2id, memoryCost: 1024, timeCost: 1, parallelism: 1 } as const;
 let credentialHashes: Promise<Record<'courier' | 'technician' | 'auditor', string>> | undefined;
@@ -135,7 +142,7 @@ export interface TestApp extends Common {
 }
 
 export async function createTestApp(opts: TestHubOptions = {}): Promise<TestApp> {
-  const sim = await createSimulatedBank({ model: opts.model ?? 'cubby-12', ...opts.bank });
+  const sim = await createSimulatedBank({ model: opts.model ?? 'cubby-12', openTimeoutMs: HUB_OPEN_TIMEOUT_MS, ...opts.bank });
   const tmp = opts.dataFile ? { file: opts.dataFile, cleanup: () => {} } : tempFile();
   const keys = generateSealKeyPair();
   const pepper = new Uint8Array(randomBytes(32));
@@ -221,7 +228,7 @@ export interface TestHub extends Common {
 }
 
 export async function startTestHub(opts: TestHubOptions & Partial<Pick<HubRuntimeOptions, 'sweepEveryMs' | 'log'>> = {}): Promise<TestHub> {
-  const sim = await createSimulatedBank({ model: opts.model ?? 'cubby-12', ...opts.bank });
+  const sim = await createSimulatedBank({ model: opts.model ?? 'cubby-12', openTimeoutMs: HUB_OPEN_TIMEOUT_MS, ...opts.bank });
   const tmp = opts.dataFile ? { file: opts.dataFile, cleanup: () => {} } : tempFile();
   const keys = generateSealKeyPair();
   const pepper = new Uint8Array(randomBytes(32));
