@@ -92,6 +92,9 @@ export function techRoutes(s: HubServices): Hono<Env> {
     const n = compartment(c.req.param('n'));
     const { closeTimeoutMs } = await jsonBody(c, selftestBody);
     if (store.ledger.occupancy().has(n) || bank.status(n).occupied) throw new Conflict('compartment_occupied', `Compartment ${n} holds a parcel; self-test only empty compartments.`);
+    // A courier has it open for a deposit: testing it would pulse the courier's lock and
+    // judge the open door a stuck sensor (a fault on a healthy compartment).
+    if (s.deposit.pendingCompartments().has(n)) throw new Conflict('compartment_occupied', `Compartment ${n} is open for a courier's deposit; self-test it once the deposit is done.`);
     s.events.emit({ type: 'tech_selftest', actor: `tech:${tech.technicianId}`, compartment: n });
     const before = bank.status(n).door;
     const r = await bank.openDoor(n);
