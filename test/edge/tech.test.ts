@@ -92,6 +92,8 @@ describe('technician', () => {
     expect(await freeCount()).toBe(3);
     const dep = await h.post('/api/courier/deposit', { courierId: COURIER.id, secret: COURIER.secret, parcelId: 'p-1', size: 'S' });
     expect((await json(dep)).compartment).toBe(2);
+    // Service changes are ordered by (at, random id): on a manual clock, let time pass first.
+    h.manual.advance(1000);
     await h.post('/api/tech/compartments/1/service', { inService: true, reason: 'hinge replaced' }, { headers: auth });
     expect(await freeCount()).toBe(3); // 1 back, 2 held by the pending deposit
     expect(events('service_out')).toHaveLength(1);
@@ -137,6 +139,18 @@ describe('technician', () => {
     const pending = await json(await h.post('/api/courier/deposit', { courierId: COURIER.id, secret: COURIER.secret, parcelId: 'p-2', size: 'L' }));
     expect(pending.compartment).toBe(4);
     await expectApiError(await h.post('/api/tech/parcels/p-1/relocate', { to: 4 }, { headers: auth }), 409, 'compartment_occupied');
+  });
+
+  test('self-test refuses a compartment a courier has open (no pulse, no bogus fault)', async () => {
+    h = await createTestApp({ model: 'cubby-4' });
+    const auth = await login();
+    const pending = await json(await h.post('/api/courier/deposit', { courierId: COURIER.id, secret: COURIER.secret, parcelId: 'p-1', size: 'S' }));
+    const pulses = h.board.pulseLog.length;
+    await expectApiError(await h.post(`/api/tech/compartments/${pending.compartment}/selftest`, {}, { headers: auth }), 409, 'compartment_occupied');
+    expect(h.board.pulseLog.length).toBe(pulses);
+    expect(h.store.bankState.faulty()).toEqual([]);
+    // An empty, closed, healthy compartment passes.
+    expect(await json(await h.post('/api/tech/compartments/4/selftest', {}, { headers: auth }))).toMatchObject({ compartment: 4, verdict: 'ok' });
   });
 
   test('an auditor reads but may not open, serve or relocate (403)', async () => {
