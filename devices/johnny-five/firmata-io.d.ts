@@ -37,6 +37,10 @@ declare module 'firmata-io' {
       /** With `enqueue`, only the local port state changes; `flushDigitalPorts` sends it. */
       digitalWrite(pin: number, value: number, enqueue?: boolean): void;
       flushDigitalPorts(): void;
+      /** Send the local state of one port (8 pins) as a DIGITAL_MESSAGE. */
+      writeDigitalPort(port: number): void;
+      /** Bit mask of ports with local changes not yet sent. */
+      digitalPortQueue: number;
       reportDigitalPin(pin: number, value: 0 | 1): void;
       queryPinState(pin: number, callback: () => void): void;
       sendString(text: string): void;

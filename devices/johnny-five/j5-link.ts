@@ -98,11 +98,6 @@ export class J5Link extends EventEmitter<J5LinkEvents> {
     });
   }
 
-  /** The board's firmware name, as reported in the handshake. */
-  get firmwareName(): string {
-    return this.io.firmware.name ?? 'unknown';
-  }
-
   /** False once the link is lost or closed. */
   get alive(): boolean {
     return !this.dead;
@@ -117,12 +112,6 @@ export class J5Link extends EventEmitter<J5LinkEvents> {
     this.board.pinMode(pin, value);
   }
 
-  /** Write a digital output (Johnny-Five `Board.digitalWrite`; firmata-io sends the pin's whole port). */
-  digitalWrite(pin: number, value: 0 | 1): void {
-    if (this.dead) return;
-    this.board.digitalWrite(pin, value);
-  }
-
   /**
    * Write several digital outputs at once: firmata-io's local port state is updated for
    * every pin first, then each touched port is sent once. Input pins listed with 0 clear
@@ -131,8 +120,15 @@ export class J5Link extends EventEmitter<J5LinkEvents> {
    */
   writePins(values: ReadonlyArray<readonly [pin: number, value: 0 | 1]>): void {
     if (this.dead) return;
-    for (const [pin, value] of values) this.io.digitalWrite(pin, value, true);
-    this.io.flushDigitalPorts();
+    const ports = new Set<number>();
+    for (const [pin, value] of values) {
+      this.io.digitalWrite(pin, value, true); // local state only
+      ports.add(pin >> 3);
+    }
+    // Send the touched ports ourselves: firmata-io's flushDigitalPorts also resends every
+    // port numbered below the highest queued one.
+    this.io.digitalPortQueue = 0;
+    for (const port of [...ports].sort((a, b) => a - b)) this.io.writeDigitalPort(port);
   }
 
   /** Enable reporting of the port holding `pin`; the board answers with the port's value at once. */

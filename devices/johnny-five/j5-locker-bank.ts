@@ -54,6 +54,8 @@ export class J5LockerBank implements LockerBank {
   private scannerAnswered: (() => void) | null = null;
   private lastSeenAt: number | null = null;
   private lastHealth = '';
+  private starting: Promise<void> | null = null;
+  private abortStart: (() => void) | null = null;
 
   constructor(options: J5LockerBankOptions) {
     this.bank = typeof options.model === 'string' ? loadBankModel(options.model) : options.model;
@@ -69,24 +71,31 @@ export class J5LockerBank implements LockerBank {
     this.indicators = new Indicators(this.bank);
   }
 
+  /** Also resolves at once if called again while starting, and when `stop()` is called meanwhile. */
   async start(): Promise<void> {
-    if (this.running) return;
+    if (this.running) return this.starting ?? undefined;
     this.running = true;
     let timer: NodeJS.Timeout | undefined;
     let off = (): void => {};
     const connected = new Promise<void>((resolve) => {
       off = this.events.on('connection', (up) => up && resolve());
       timer = setTimeout(resolve, this.o.startTimeoutMs);
+      this.abortStart = resolve;
+    });
+    this.starting = connected.then(() => {
+      off();
+      clearTimeout(timer);
+      this.starting = null;
+      this.abortStart = null;
     });
     void this.attempt();
-    await connected;
-    off();
-    clearTimeout(timer);
+    return this.starting;
   }
 
   async stop(): Promise<void> {
     if (!this.running) return;
     this.running = false;
+    this.abortStart?.();
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     this.reconnectTimer = null;
     const link = this.link;

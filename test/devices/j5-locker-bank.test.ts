@@ -145,3 +145,23 @@ describe('J5LockerBank on the simulated board', () => {
     expect(board.connectCount).toBeGreaterThanOrEqual(6);
   });
 });
+
+describe('J5LockerBank start and stop', () => {
+  it('stop() during a start that is still waiting for the board ends the start at once', async () => {
+    const board = new SimBoard({ model: 'cubby-4', ...FAST_BOARD_TIMING });
+    board.pullCable();
+    const bank = new J5LockerBank({ ...FAST_BANK_TIMING, startTimeoutMs: 10_000, model: board.model, connect: () => board.connect() });
+    const t0 = Date.now();
+    const started = bank.start();
+    const again = bank.start();
+    await sleep(30);
+    await bank.stop();
+    await Promise.all([started, again]);
+    expect(Date.now() - t0).toBeLessThan(1000);
+    expect(bank.health().connected).toBe(false);
+    board.plugCable();
+    await sleep(100);
+    expect(board.connectCount).toBe(0); // no reconnection after stop
+    board.dispose();
+  });
+});
