@@ -135,7 +135,7 @@ export interface LockerBank {
   /** {@link status} of every compartment, in number order. */
   statuses(): CompartmentStatus[];
   health(): BankHealth;
-  /** Set the status light. Ignored while the board is lost. */
+  /** Set the status light: shown at once if connected, remembered and shown again after every reconnection. */
   setLight(color: LightColor): void;
   /** Sound the buzzer. Ignored while the board is lost. */
   beep(kind: BeepKind): void;

@@ -9,6 +9,10 @@
  * expect(await bank.openDoor(3)).toEqual({ opened: false, reason: 'no_response' });
  * await close();
  * ```
+ *
+ * The board and the bank run on real timers (the serial link delivers bytes with
+ * `setImmediate`): a test that fakes timers must fake only `Date` (`vi.useFakeTimers({ toFake:
+ * ['Date'] })`) or the link stands still.
  */
 import type { BankModel, BankModelName } from '../../devices/bank-model.js';
 import type { J5LockerBankOptions } from '../../devices/johnny-five/j5-locker-bank.js';
