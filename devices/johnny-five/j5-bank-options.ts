@@ -23,6 +23,12 @@ export interface J5LockerBankOptions {
   heartbeatTimeoutMs?: number;
   /** Limit for the handshake and for the first sensor readings. Default 10 000 (Johnny-Five's own). */
   handshakeTimeoutMs?: number;
+  /**
+   * Ask the board for its version if it has not announced it this long after the port
+   * opened. A board without DTR auto-reset never announces; one with it does after its
+   * bootloader (~1.6 s on an Uno), which would swallow an earlier query. Default 2000.
+   */
+  versionQueryDelayMs?: number;
   /** First reconnection delay; doubles up to `reconnectMaxMs`. Default 250. */
   reconnectMinMs?: number;
   /** Longest reconnection delay. Default 5000. */
@@ -49,6 +55,7 @@ export function resolveJ5Options(options: J5LockerBankOptions): ResolvedJ5Option
     heartbeatMs: options.heartbeatMs ?? 1000,
     heartbeatTimeoutMs: options.heartbeatTimeoutMs ?? 3000,
     handshakeTimeoutMs: options.handshakeTimeoutMs ?? 10_000,
+    versionQueryDelayMs: options.versionQueryDelayMs ?? 2000,
     reconnectMinMs: options.reconnectMinMs ?? 250,
     reconnectMaxMs: options.reconnectMaxMs ?? 5000,
     startTimeoutMs: options.startTimeoutMs ?? 15_000,

@@ -44,6 +44,8 @@ export interface J5LinkEvents {
 export interface J5LinkOptions {
   /** Give up if the board is not ready this long after the stream opened. */
   handshakeTimeoutMs: number;
+  /** Query the version if the board has not announced it by then. */
+  versionQueryDelayMs: number;
 }
 
 /** A connected, handshaken board. */
@@ -66,9 +68,7 @@ export class J5Link extends EventEmitter<J5LinkEvents> {
    * Rejects, and destroys the stream, on timeout or if the stream fails first.
    */
   static open(stream: Duplex, options: J5LinkOptions): Promise<J5Link> {
-    // Ask for the version ourselves if the board does not announce it within 1 s (a board
-    // without DTR auto-reset never does). A query sent while a board boots is simply lost.
-    const io = new Firmata(stream, { reportVersionTimeout: 1000 });
+    const io = new Firmata(stream, { reportVersionTimeout: options.versionQueryDelayMs });
     const board = new five.Board({
       io,
       repl: false,

@@ -172,7 +172,7 @@ export class J5LockerBank implements LockerBank {
         stream.destroy();
         return;
       }
-      link = await J5Link.open(stream, { handshakeTimeoutMs: this.o.handshakeTimeoutMs });
+      link = await J5Link.open(stream, { handshakeTimeoutMs: this.o.handshakeTimeoutMs, versionQueryDelayMs: this.o.versionQueryDelayMs });
     } catch {
       this.scheduleReconnect();
       return;

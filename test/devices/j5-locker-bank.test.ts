@@ -92,6 +92,23 @@ describe('J5LockerBank on the simulated board', () => {
     expect((await bank.openDoor(1)).opened).toBe(true);
   });
 
+  it('a board that does not reset when the port opens is asked for its version, and reconfigured on reconnection', async () => {
+    const { bank, board } = await bankOn({ start: false, board: { resetOnConnect: false }, bank: { versionQueryDelayMs: 50 } });
+    await waitUntil(() => board.state === 'running', 'the power-on boot is over');
+    await bank.start();
+    expect(bank.health().connected).toBe(true);
+    const boots = board.bootCount;
+    expect(board.hostLog.some((e) => e.message.type === 'version-query')).toBe(true);
+    const down = nextEvent(bank, 'connection', (c) => !c);
+    board.pullCable();
+    await down;
+    const up = nextEvent(bank, 'connection', (c) => c, 3000);
+    board.plugCable();
+    await up;
+    expect(board.bootCount).toBe(boots);
+    expect((await bank.openDoor(2)).opened).toBe(true);
+  });
+
   it('a board without the scanner bridge has its scanner reported missing', async () => {
     const { bank } = await bankOn({ board: { scannerBridge: false } });
     expect(bank.health()).toMatchObject({ connected: true, scanner: 'missing' });
