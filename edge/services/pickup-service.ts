@@ -38,13 +38,16 @@ export class PickupService {
     },
   ) {}
 
+  // Both entry points are `async` so that bad input REJECTS instead of throwing synchronously:
+  // the scanner listener in hub-runtime only handles rejections (a sync throw escaped it).
+
   /** A code typed on the keypad or touchscreen. */
-  pickupWithCode(input: unknown, via: 'keypad' | 'qr' = 'keypad'): Promise<PickupResult> {
+  async pickupWithCode(input: unknown, via: 'keypad' | 'qr' = 'keypad'): Promise<PickupResult> {
     return this.pickup(parseCode(input), via);
   }
 
   /** A QR payload read by the scanner (or the kiosk camera). */
-  pickupWithQr(payload: unknown): Promise<PickupResult> {
+  async pickupWithQr(payload: unknown): Promise<PickupResult> {
     const { bankId, code } = parseQrPayload(payload);
     if (bankId !== this.deps.bankId) throw new BadRequest('This code is for another locker.', 'wrong_locker');
     return this.pickup(code, 'qr');
