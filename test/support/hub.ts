@@ -100,8 +100,12 @@ export interface TestHubOptions {
   connectivity?: () => Connectivity;
   /** Extra simulated-bank options. */
   bank?: Omit<TestBankOptions, 'model'>;
-  /** Reuse this directory / data file (default: a fresh temp dir). */
+  /** Reuse this data file (default: a fresh temp dir, removed on close). */
   dataFile?: string;
+  /** The bank's pepper (default: 32 fresh random bytes). Pass the old one to restart a hub. */
+  pepper?: Uint8Array;
+  /** The cloud's seal key pair (default: a fresh one). */
+  keys?: SealKeyPair;
 }
 
 interface Common {
@@ -144,8 +148,8 @@ export interface TestApp extends Common {
 export async function createTestApp(opts: TestHubOptions = {}): Promise<TestApp> {
   const sim = await createSimulatedBank({ model: opts.model ?? 'cubby-12', openTimeoutMs: HUB_OPEN_TIMEOUT_MS, ...opts.bank });
   const tmp = opts.dataFile ? { file: opts.dataFile, cleanup: () => {} } : tempFile();
-  const keys = generateSealKeyPair();
-  const pepper = new Uint8Array(randomBytes(32));
+  const keys = opts.keys ?? generateSealKeyPair();
+  const pepper = opts.pepper ?? new Uint8Array(randomBytes(32));
   const clock = opts.clock ?? new ManualClock();
   const random = opts.random ?? { bytes: (n: number) => new Uint8Array(randomBytes(n)) };
   const hasher = new Argon2CodeHasher(pepper, opts.argon2 ?? TEST_ARGON2);
@@ -230,8 +234,8 @@ export interface TestHub extends Common {
 export async function startTestHub(opts: TestHubOptions & Partial<Pick<HubRuntimeOptions, 'sweepEveryMs' | 'log'>> = {}): Promise<TestHub> {
   const sim = await createSimulatedBank({ model: opts.model ?? 'cubby-12', openTimeoutMs: HUB_OPEN_TIMEOUT_MS, ...opts.bank });
   const tmp = opts.dataFile ? { file: opts.dataFile, cleanup: () => {} } : tempFile();
-  const keys = generateSealKeyPair();
-  const pepper = new Uint8Array(randomBytes(32));
+  const keys = opts.keys ?? generateSealKeyPair();
+  const pepper = opts.pepper ?? new Uint8Array(randomBytes(32));
   const hub = await startHub({
     bankId: TEST_BANK,
     dataFile: tmp.file,
