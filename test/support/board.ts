@@ -24,8 +24,9 @@ import { createSimulatedBank as createBank, type SimulatedBank } from '../../dev
 export const FAST_BANK_TIMING = {
   pulseMs: 40,
   openTimeoutMs: 250,
-  heartbeatMs: 100,
-  heartbeatTimeoutMs: 1000,
+  heartbeatMs: 200,
+  // generous: a loaded CI machine must not make a healthy board look silent
+  heartbeatTimeoutMs: 3000,
   handshakeTimeoutMs: 3000,
   reconnectMinMs: 10,
   reconnectMaxMs: 100,
@@ -77,7 +78,7 @@ export function nextEvent<E extends keyof LockerBankEvents>(
   bank: LockerBank,
   event: E,
   filter: (...args: Parameters<LockerBankEvents[E]>) => boolean = () => true,
-  timeoutMs = 2000,
+  timeoutMs = 5000,
 ): Promise<Parameters<LockerBankEvents[E]>> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
@@ -95,7 +96,7 @@ export function nextEvent<E extends keyof LockerBankEvents>(
 }
 
 /** Poll `condition` every 5 ms until it holds; reject after `timeoutMs` naming `what`. */
-export async function waitUntil(condition: () => boolean, what: string, timeoutMs = 2000): Promise<void> {
+export async function waitUntil(condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!condition()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
