@@ -1,0 +1,291 @@
+import * as A from '@automerge/automerge';
+import { sameHeads, type DocSet } from '../ledger/doc-set.js';
+import { SyncRejected, type Refusal } from './sync-errors.js';
+import { isReservedKey, type SyncStateStore } from './sync-state-store.js';
+
+/** One Automerge sync message about one document. */
+export interface SyncEntry {
+  docId: string;
+  message: Uint8Array;
+}
+
+/** A batch produced by {@link SyncEngine.outgoing}; hand it back to `settle()` with the peer's answer. */
+export interface OutgoingBatch {
+  entries: SyncEntry[];
+  /** Our heads of each entry's document when the message was generated. */
+  heads: A.Heads[];
+  /** Sum of the message sizes. */
+  bytes: number;
+}
+
+/** What {@link SyncEngine.receive} did with a batch. */
+export interface ReceiveResult {
+  /**
+   * Per entry: true when this replica now has exactly the heads the peer announced, so the
+   * document needs no answer; the peer learns it from this bitmap instead of a message.
+   */
+  inSync: boolean[];
+  /** Documents whose content changed here. */
+  changed: string[];
+}
+
+/**
+ * Decide whether a received version of a document may be accepted. Called for every entry
+ * of a batch, on a clone: `before` is this replica's version (undefined if it has none),
+ * `after` the version the message would produce (undefined while still empty). Returns a
+ * refusal, or undefined to accept.
+ */
+export type AuthorizeDoc = (docId: string, before: A.Doc<unknown> | undefined, after: A.Doc<unknown> | undefined) => Refusal | undefined;
+
+export interface SyncEngineOptions {
+  docs: DocSet;
+  /** Who the peer is, as the key of its states in `store` (e.g. `cloud`, `hub:bank-1`). */
+  peer: string;
+  store: SyncStateStore;
+  authorize: AuthorizeDoc;
+  /** Which local documents this peer may receive. Default: all. */
+  shares?: (docId: string) => boolean;
+  /**
+   * Called for every document the peer changed, inside the transaction that stores it
+   * (e.g. `ParcelLedger.receive` to reindex, or the cloud's parcel registry).
+   */
+  onDocChanged?: (docId: string, doc: A.Doc<unknown>) => void;
+  /** Limit of one outgoing batch, in message bytes (a larger single message goes alone). Default 4 MiB. */
+  maxBatchBytes?: number;
+}
+
+const EMPTY = new Uint8Array(0);
+let base: A.SyncState | undefined;
+const baseState = (): A.SyncState => (base ??= A.initSyncState());
+
+/**
+ * A sync state that assumes the peer holds exactly `shared` (what both sides persisted at the
+ * end of the last exchange), so the FIRST message already carries the changes since then,
+ * instead of spending a round trip on heads and Bloom filters. If the assumption is wrong
+ * (the peer lost data), the peer's answer says what it needs and the protocol repairs itself.
+ * Relies on the documented `JsSyncState` fields of @automerge/automerge 3.
+ */
+function primed(shared: A.Heads): A.SyncState {
+  return { ...baseState(), sharedHeads: shared, theirHeads: shared, theirHave: [{ lastSync: shared, bloom: EMPTY }], theirNeed: [] } as A.SyncState;
+}
+
+/** The encoded state recording that both sides hold `heads`. */
+export function encodeShared(heads: A.Heads): Uint8Array {
+  return A.encodeSyncState({ ...baseState(), sharedHeads: heads } as A.SyncState);
+}
+
+/** The shared heads a stored state records, or undefined when absent or unreadable. */
+export function decodeShared(bytes: Uint8Array | undefined): A.Heads | undefined {
+  if (!bytes) return undefined;
+  try {
+    return A.decodeSyncState(bytes).sharedHeads;
+  } catch {
+    return undefined;
+  }
+}
+
+/** True when `heads` contains every head of `ours`. */
+export function coversHeads(heads: A.Heads, ours: A.Heads): boolean {
+  const s = new Set(heads);
+  return ours.every((h) => s.has(h));
+}
+
+/**
+ * The transport-independent half of sync with ONE peer, for ONE session: Automerge's sync
+ * protocol with one sync state per document, batched so thousands of documents travel in a
+ * few frames.
+ *
+ * - **Only documents that may differ** are mentioned: at `start()` those whose heads differ
+ *   from the shared heads persisted at the end of the last session; then those changed
+ *   locally (`markChanged`) or mentioned by the peer.
+ * - **All or nothing**: `receive()` applies every message to a clone, asks `authorize` about
+ *   each result, and commits them in one transaction (documents and sync states), or throws
+ *   `SyncRejected` having changed nothing.
+ * - **Implicit acknowledgements**: a document the receiver now holds exactly as announced is
+ *   not answered with a message; the sender learns it from the `inSync` bitmap of the reply
+ *   frame (`settle()`), which saves a message (two hashes) per document.
+ */
+export class SyncEngine {
+  private readonly docs: DocSet;
+  private readonly peer: string;
+  private readonly store: SyncStateStore;
+  private readonly shares: (docId: string) => boolean;
+  private readonly maxBatchBytes: number;
+  /** Persisted shared heads, by document. */
+  private readonly shared = new Map<string, A.Heads>();
+  /** Sync states of documents in the middle of an exchange. */
+  private readonly live = new Map<string, A.SyncState>();
+  private readonly dirty = new Set<string>();
+
+  constructor(private readonly opts: SyncEngineOptions) {
+    this.docs = opts.docs;
+    this.peer = opts.peer;
+    this.store = opts.store;
+    this.shares = opts.shares ?? (() => true);
+    this.maxBatchBytes = opts.maxBatchBytes ?? 4 * 1024 * 1024;
+  }
+
+  /** Load the persisted shared heads and mark every document that changed since. */
+  start(): void {
+    for (const [id, bytes] of this.store.all(this.peer)) {
+      if (isReservedKey(id)) continue;
+      const heads = decodeShared(bytes);
+      if (heads) this.shared.set(id, heads);
+    }
+    this.rescan();
+  }
+
+  /** Compare every shared document with what the peer is known to hold (for missed notifications). */
+  rescan(): void {
+    for (const id of this.docs.ids()) {
+      if (this.live.has(id) || !this.shares(id)) continue;
+      const doc = this.docs.get(id)!;
+      if (!sameHeads(A.getHeads(doc), this.shared.get(id) ?? [])) this.dirty.add(id);
+    }
+  }
+
+  /** A local change of `docId` (or any reason to look at it again). */
+  markChanged(docId: string): void {
+    if (this.shares(docId)) this.dirty.add(docId);
+  }
+
+  /** Nothing to send and no exchange under way. */
+  isQuiet(): boolean {
+    return this.dirty.size === 0 && this.live.size === 0;
+  }
+
+  /** Documents waiting to be looked at (for stats). */
+  get pending(): number {
+    return this.dirty.size;
+  }
+
+  /** The next batch of messages, or null when nothing needs saying. */
+  outgoing(maxBytes = this.maxBatchBytes): OutgoingBatch | null {
+    const out: OutgoingBatch = { entries: [], heads: [], bytes: 0 };
+    for (const id of [...this.dirty]) {
+      if (out.bytes >= maxBytes) break;
+      this.dirty.delete(id);
+      if (!this.shares(id)) continue;
+      const doc = this.docs.get(id);
+      let state = this.live.get(id);
+      if (!doc && !state) continue;
+      const current = doc ?? A.init({ actor: this.docs.actor });
+      const heads = A.getHeads(current);
+      if (!state) {
+        const shared = this.shared.get(id) ?? [];
+        if (sameHeads(heads, shared)) continue; // clean: the peer holds exactly this
+        state = primed(shared);
+      }
+      const [next, message] = A.generateSyncMessage(current, state);
+      this.live.set(id, next);
+      if (!message) {
+        if (next.theirHeads && sameHeads(next.theirHeads, heads)) this.persistShared([[id, heads]], true);
+        continue;
+      }
+      out.entries.push({ docId: id, message });
+      out.heads.push(heads);
+      out.bytes += message.length;
+    }
+    return out.entries.length ? out : null;
+  }
+
+  /**
+   * The peer processed `batch` and answered with `inSync` (one flag per entry): record as
+   * shared every document it now holds exactly as we sent it.
+   */
+  settle(batch: OutgoingBatch, inSync: readonly boolean[]): void {
+    const done: [string, A.Heads][] = [];
+    batch.entries.forEach((e, i) => {
+      if (inSync[i]) done.push([e.docId, batch.heads[i]!]);
+    });
+    this.persistShared(done, false);
+  }
+
+  /** Apply a batch from the peer atomically; throws `SyncRejected` (nothing applied) on any problem. */
+  receive(entries: readonly SyncEntry[]): ReceiveResult {
+    const seen = new Set<string>();
+    const decoded = entries.map((e) => {
+      if (seen.has(e.docId)) throw new SyncRejected('malformed_frame', `Document ${e.docId} appears twice in one batch.`);
+      seen.add(e.docId);
+      try {
+        return A.decodeSyncMessage(e.message);
+      } catch {
+        throw new SyncRejected('malformed_sync_message', `The sync message for ${e.docId} does not decode.`);
+      }
+    });
+    const staged = entries.map((e, i) => this.stage(e, decoded[i]!.heads));
+    const changed = staged.filter((s) => s.changed);
+    const { onDocChanged } = this.opts;
+    const settled = staged.filter((s) => s.inSync).map((s): [string, A.Heads] => [s.docId, s.heads]);
+    this.docs.transaction(() => {
+      for (const s of changed) {
+        this.docs.put(s.docId, s.after);
+        onDocChanged?.(s.docId, this.docs.get(s.docId)!);
+      }
+      this.writeShared(settled);
+    });
+    this.noteShared(settled, true);
+    for (const s of staged) {
+      if (s.inSync) continue;
+      this.live.set(s.docId, s.state);
+      this.dirty.add(s.docId);
+    }
+    return { inSync: staged.map((s) => s.inSync), changed: changed.map((s) => s.docId) };
+  }
+
+  /** Apply one message to a clone and authorize the result; nothing is stored yet. */
+  private stage(e: SyncEntry, theirHeads: A.Heads) {
+    const before = this.docs.get(e.docId);
+    const work = before ? A.clone(before, { actor: this.docs.actor }) : A.init({ actor: this.docs.actor });
+    const state = this.live.get(e.docId) ?? primed(before ? (this.shared.get(e.docId) ?? []) : []);
+    let after: A.Doc<unknown>;
+    let next: A.SyncState;
+    try {
+      [after, next] = A.receiveSyncMessage(work, state, e.message);
+    } catch {
+      throw new SyncRejected('malformed_sync_message', `The sync message for ${e.docId} could not be applied.`);
+    }
+    const heads = A.getHeads(after);
+    const changed = !sameHeads(heads, before ? A.getHeads(before) : []);
+    const refusal = this.opts.authorize(e.docId, before, heads.length ? after : undefined);
+    if (refusal) throw new SyncRejected(refusal.code, refusal.message);
+    return { docId: e.docId, after, state: next, heads, changed, inSync: heads.length > 0 && sameHeads(heads, theirHeads) };
+  }
+
+  /**
+   * Record that the peer holds exactly `heads` of each document. `over`: the exchange about
+   * it is finished (we hold exactly what the peer announced); otherwise (an acknowledgement)
+   * an exchange we started later keeps going.
+   */
+  private persistShared(done: [string, A.Heads][], over: boolean): void {
+    if (done.length === 0) return;
+    this.writeShared(done);
+    this.noteShared(done, over);
+  }
+
+  private writeShared(done: [string, A.Heads][]): void {
+    this.store.transaction(() => {
+      for (const [id, heads] of done) this.store.set(this.peer, id, encodeShared(heads));
+    });
+  }
+
+  private noteShared(done: [string, A.Heads][], over: boolean): void {
+    for (const [id, heads] of done) {
+      this.shared.set(id, heads);
+      const state = this.live.get(id);
+      if (over || !state || sameHeads(state.lastSentHeads, heads)) this.live.delete(id);
+      const doc = this.docs.get(id);
+      if (doc && !sameHeads(A.getHeads(doc), heads)) this.dirty.add(id);
+    }
+  }
+}
+
+/**
+ * True when the peer whose states are in `store` is known to hold every change of `doc`
+ * (the hub prunes a finished parcel only then). Works while disconnected.
+ */
+export function peerHolds(store: SyncStateStore, peer: string, docId: string, doc: A.Doc<unknown> | undefined): boolean {
+  if (!doc) return true;
+  const shared = decodeShared(store.get(peer, docId));
+  return shared !== undefined && coversHeads(shared, A.getHeads(doc));
+}

@@ -1,0 +1,196 @@
+import { SyncRejected } from './sync-errors.js';
+import type { OutgoingBatch, ReceiveResult, SyncEngine } from './sync-engine.js';
+import { openFrame, sealFrame, type Direction, type FrameBody } from './wire.js';
+
+/** Timer functions, injected so tests can drive them. */
+export interface Timers {
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+export const realTimers: Timers = {
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
+};
+
+/** Counters of one session. */
+export interface SyncPeerStats {
+  framesSent: number;
+  framesReceived: number;
+  /** Bytes of binary frames, as on the wire (deflated). */
+  bytesSent: number;
+  bytesReceived: number;
+  /** Sync messages (one per document per frame). */
+  messagesSent: number;
+  messagesReceived: number;
+  /** Documents changed here by the peer. */
+  docsReceived: number;
+}
+
+export interface SyncPeerOptions {
+  engine: SyncEngine;
+  /** The session key (see `deriveSessionKey`). */
+  key: Buffer;
+  /** This end: frames it sends travel in this direction. */
+  side: Direction;
+  /** Put one binary frame on the transport. */
+  send(frame: Uint8Array): void;
+  /** Send `{type:'error'}` to the peer and close the transport. Called at most once. */
+  refuse(err: SyncRejected): void;
+  timers?: Timers;
+  /** Debounce of local changes before they are pushed. Default 5 ms. */
+  pushDelayMs?: number;
+  /** Message bytes per frame. Default 4 MiB. */
+  maxBatchBytes?: number;
+  /** Largest inflated frame body accepted. Default 64 MiB. */
+  maxBodyBytes?: number;
+  /** After a batch from the peer was committed. */
+  onReceived?(result: ReceiveResult): void;
+  /** After any authenticated frame from the peer. */
+  onContact?(): void;
+  /** Whenever `settled()` may have changed. */
+  onProgress?(): void;
+}
+
+/**
+ * One authenticated sync session over any message transport: sequence numbers and MACs,
+ * batching, reply frames carrying acknowledgements, and the debounce of local changes. The
+ * WebSocket server (cloud) and client (hub) are thin adapters around it.
+ *
+ * Every frame that carries messages asks for a reply; the reply carries the receiver's
+ * in-sync flags for those messages and whatever it has to say. An exchange ends with a reply
+ * that has nothing to say; `settled()` is then true on both ends.
+ */
+export class SyncPeer {
+  readonly stats: SyncPeerStats = {
+    framesSent: 0,
+    framesReceived: 0,
+    bytesSent: 0,
+    bytesReceived: 0,
+    messagesSent: 0,
+    messagesReceived: 0,
+    docsReceived: 0,
+  };
+  private readonly timers: Timers;
+  private readonly peerSide: Direction;
+  private sendSeq = 0;
+  private recvSeq = 0;
+  /** Frames that asked for a reply, with the batch they carried. */
+  private readonly awaiting = new Map<number, OutgoingBatch | null>();
+  private timer: unknown;
+  private closed = false;
+
+  constructor(private readonly opts: SyncPeerOptions) {
+    this.timers = opts.timers ?? realTimers;
+    this.peerSide = opts.side === 'client' ? 'server' : 'client';
+  }
+
+  /** Start the session: look for what changed since the last one and send it. `probe`: ask for a reply even with nothing to send. */
+  start(probe: boolean): void {
+    this.opts.engine.start();
+    this.flush(probe);
+  }
+
+  /** A local change: pushed after the debounce. */
+  changed(docId: string): void {
+    if (this.closed) return;
+    this.opts.engine.markChanged(docId);
+    this.schedule(this.opts.pushDelayMs ?? 5);
+  }
+
+  /** True when nothing is waiting to be sent or answered. */
+  settled(): boolean {
+    return !this.closed && this.awaiting.size === 0 && this.timer === undefined && this.opts.engine.isQuiet();
+  }
+
+  /** Send what is pending now. `probe`: send a frame asking for a reply even if there is nothing. */
+  flush(probe = false): void {
+    this.cancelTimer();
+    if (this.closed) return;
+    let batch = this.opts.engine.outgoing(this.opts.maxBatchBytes);
+    if (batch || probe) this.sendFrame({ wantsReply: true, ackSeq: 0, inSync: [], entries: batch?.entries ?? [] }, batch);
+    while (batch && !this.closed) {
+      batch = this.opts.engine.outgoing(this.opts.maxBatchBytes);
+      if (batch) this.sendFrame({ wantsReply: true, ackSeq: 0, inSync: [], entries: batch.entries }, batch);
+    }
+    this.opts.onProgress?.();
+  }
+
+  /** A binary frame from the peer. Refuses (and closes) on any problem, having applied nothing. */
+  handleFrame(frame: Uint8Array): void {
+    if (this.closed) return;
+    try {
+      const body = openFrame(this.opts.key, this.peerSide, this.recvSeq + 1, frame, { maxBodyBytes: this.opts.maxBodyBytes });
+      this.recvSeq += 1;
+      this.stats.framesReceived += 1;
+      this.stats.bytesReceived += frame.length;
+      this.stats.messagesReceived += body.entries.length;
+      this.opts.onContact?.();
+      this.process(body);
+    } catch (err) {
+      this.fail(err instanceof SyncRejected ? err : new SyncRejected('internal_error', 'The receiver failed to apply the frame; try again later.'));
+    }
+    this.opts.onProgress?.();
+  }
+
+  /** Stop: no more frames are sent or accepted. */
+  close(): void {
+    this.closed = true;
+    this.cancelTimer();
+  }
+
+  private process(body: FrameBody): void {
+    const { engine } = this.opts;
+    let answered: OutgoingBatch | null = null;
+    if (body.ackSeq > 0) {
+      if (!this.awaiting.has(body.ackSeq)) throw new SyncRejected('protocol_error', `Reply to frame ${body.ackSeq}, which asked for none.`);
+      answered = this.awaiting.get(body.ackSeq) ?? null;
+      if ((answered?.entries.length ?? 0) !== body.inSync.length) throw new SyncRejected('protocol_error', 'The reply does not match the frame it answers.');
+    } else if (body.inSync.length > 0) {
+      throw new SyncRejected('protocol_error', 'In-sync flags outside a reply.');
+    }
+    // Everything of the frame is checked before anything of it is recorded.
+    const result = body.entries.length ? engine.receive(body.entries) : { inSync: [], changed: [] };
+    if (body.ackSeq > 0) {
+      this.awaiting.delete(body.ackSeq);
+      if (answered) engine.settle(answered, body.inSync);
+    }
+    this.stats.docsReceived += result.changed.length;
+    if (result.changed.length) this.opts.onReceived?.(result);
+    if (body.wantsReply) {
+      const batch = engine.outgoing(this.opts.maxBatchBytes);
+      this.sendFrame({ wantsReply: batch !== null, ackSeq: this.recvSeq, inSync: result.inSync, entries: batch?.entries ?? [] }, batch);
+    }
+    // Whatever did not fit in the reply follows at once.
+    if (engine.pending > 0) this.schedule(0);
+  }
+
+  private sendFrame(body: FrameBody, batch: OutgoingBatch | null): void {
+    const seq = ++this.sendSeq;
+    const frame = sealFrame(this.opts.key, this.opts.side, seq, body);
+    if (body.wantsReply) this.awaiting.set(seq, batch);
+    this.stats.framesSent += 1;
+    this.stats.bytesSent += frame.length;
+    this.stats.messagesSent += body.entries.length;
+    this.opts.send(frame);
+  }
+
+  private schedule(ms: number): void {
+    if (this.timer !== undefined || this.closed) return;
+    this.timer = this.timers.setTimeout(() => {
+      this.timer = undefined;
+      this.flush();
+    }, ms);
+  }
+
+  private cancelTimer(): void {
+    if (this.timer === undefined) return;
+    this.timers.clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private fail(err: SyncRejected): void {
+    if (this.closed) return;
+    this.close();
+    this.opts.refuse(err);
+  }
+}

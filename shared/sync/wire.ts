@@ -1,0 +1,200 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
+import type { SyncEntry } from './sync-engine.js';
+import { SyncRejected } from './sync-errors.js';
+
+/**
+ * The binary frames of an authenticated sync session (after hello/welcome).
+ *
+ * ```
+ * frame   = kind(1) seq(8, big-endian) mac(32) payload
+ * kind    = 1: payload is the body | 2: payload is the body, raw-deflated
+ * mac     = HMAC-SHA256(sessionKey, direction(1) | kind(1) | seq(8) | payload)
+ * body    = version(1)=1 flags(1) ackSeq(varint) nBits(varint) bits nEntries(varint) entry*
+ * flags   = bit 0: the sender wants a reply frame; bit 1: this frame is the reply to `ackSeq`
+ * bits    = the receiver's in-sync flag for each entry of frame `ackSeq` (LSB first)
+ * entry   = idLength(varint) docId(utf-8) msgLength(varint) automergeSyncMessage
+ * ```
+ *
+ * `seq` starts at 1 and grows by exactly one per frame and direction, so a replayed, dropped
+ * or reordered frame is detected; the MAC binds it to the direction and the session.
+ */
+export interface FrameBody {
+  wantsReply: boolean;
+  /** Seq of the frame this one answers, or 0. */
+  ackSeq: number;
+  /** Flags for the entries of frame `ackSeq`. */
+  inSync: boolean[];
+  entries: SyncEntry[];
+}
+
+export type Direction = 'client' | 'server';
+const DIR: Record<Direction, number> = { client: 0x63, server: 0x73 };
+const HEADER = 1 + 8 + 32;
+/** Bodies smaller than this are not worth deflating. */
+const DEFLATE_FROM = 128;
+
+/** The session key both ends derive from the device secret and the two nonces. */
+export function deriveSessionKey(secret: string, clientNonce: string, serverNonce: string): Buffer {
+  return createHmac('sha256', secret).update(`cubby-sync-v1|${clientNonce}|${serverNonce}`).digest();
+}
+
+function mac(key: Buffer, dir: Direction, kind: number, seq: Buffer, payload: Uint8Array): Buffer {
+  return createHmac('sha256', key).update(Buffer.from([DIR[dir], kind])).update(seq).update(payload).digest();
+}
+
+/** Build a frame sent in direction `dir` with sequence number `seq`. */
+export function sealFrame(key: Buffer, dir: Direction, seq: number, body: FrameBody): Uint8Array {
+  const raw = encodeBody(body);
+  let kind = 1;
+  let payload: Uint8Array = raw;
+  if (raw.length >= DEFLATE_FROM) {
+    const z = deflateRawSync(raw, { level: 6 });
+    if (z.length < raw.length) {
+      kind = 2;
+      payload = z;
+    }
+  }
+  const seqBytes = Buffer.alloc(8);
+  seqBytes.writeBigUInt64BE(BigInt(seq));
+  return Buffer.concat([Buffer.from([kind]), seqBytes, mac(key, dir, kind, seqBytes, payload), payload]);
+}
+
+export interface OpenLimits {
+  /** Largest accepted body after inflation. Default 64 MiB. */
+  maxBodyBytes?: number;
+}
+
+/**
+ * Verify and decode a frame received from direction `dir`. Checks, in order: framing, MAC
+ * (authenticity), sequence number (`expectedSeq`, replays), then the body. Throws `SyncRejected`.
+ */
+export function openFrame(key: Buffer, dir: Direction, expectedSeq: number, frame: Uint8Array, limits: OpenLimits = {}): FrameBody {
+  const buf = Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength);
+  if (buf.length < HEADER + 2) throw new SyncRejected('malformed_frame', 'The frame is too short.');
+  const kind = buf[0]!;
+  if (kind !== 1 && kind !== 2) throw new SyncRejected('malformed_frame', `Unknown frame kind ${kind}.`);
+  const seqBytes = buf.subarray(1, 9);
+  const payload = buf.subarray(HEADER);
+  const expected = mac(key, dir, kind, seqBytes, payload);
+  if (!timingSafeEqual(expected, buf.subarray(9, HEADER))) throw new SyncRejected('bad_mac', 'The frame failed authentication.');
+  const seq = Number(seqBytes.readBigUInt64BE());
+  if (seq !== expectedSeq) {
+    throw new SyncRejected('replayed_frame', `Frame ${seq} arrived where frame ${expectedSeq} was expected (replayed or reordered).`);
+  }
+  let raw: Uint8Array = payload;
+  if (kind === 2) {
+    try {
+      raw = inflateRawSync(payload, { maxOutputLength: limits.maxBodyBytes ?? 64 * 1024 * 1024 });
+    } catch {
+      throw new SyncRejected('malformed_frame', 'The frame does not inflate (corrupt or too large).');
+    }
+  }
+  return decodeBody(raw);
+}
+
+/** The sequence number of a frame, without verifying it (for diagnostics and tests). */
+export function frameSeq(frame: Uint8Array): number {
+  return Number(Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength).readBigUInt64BE(1));
+}
+
+// ---- body codec --------------------------------------------------------------------------
+
+export function encodeBody(b: FrameBody): Uint8Array {
+  const parts: Uint8Array[] = [];
+  const w = new Writer(parts);
+  w.byte(1);
+  w.byte((b.wantsReply ? 1 : 0) | (b.ackSeq > 0 ? 2 : 0));
+  w.varint(b.ackSeq);
+  w.varint(b.inSync.length);
+  const bits = new Uint8Array(Math.ceil(b.inSync.length / 8));
+  b.inSync.forEach((v, i) => {
+    if (v) bits[i >> 3]! |= 1 << (i & 7);
+  });
+  w.bytes(bits);
+  w.varint(b.entries.length);
+  for (const e of b.entries) {
+    const id = Buffer.from(e.docId, 'utf8');
+    w.varint(id.length);
+    w.bytes(id);
+    w.varint(e.message.length);
+    w.bytes(e.message);
+  }
+  return Buffer.concat(parts);
+}
+
+export function decodeBody(raw: Uint8Array): FrameBody {
+  const r = new Reader(raw);
+  try {
+    if (r.byte() !== 1) throw new Error('version');
+    const flags = r.byte();
+    const ackSeq = r.varint();
+    const nBits = r.varint();
+    const bits = r.take(Math.ceil(nBits / 8));
+    const inSync = Array.from({ length: nBits }, (_, i) => ((bits[i >> 3]! >> (i & 7)) & 1) === 1);
+    const n = r.varint();
+    if (n > raw.length) throw new Error('count');
+    const entries: SyncEntry[] = [];
+    for (let i = 0; i < n; i++) {
+      const idLen = r.varint();
+      if (idLen === 0 || idLen > 512) throw new Error('id');
+      const docId = new TextDecoder('utf-8', { fatal: true }).decode(r.take(idLen));
+      const message = r.take(r.varint());
+      entries.push({ docId, message });
+    }
+    if (!r.done()) throw new Error('trailing');
+    if (((flags & 2) !== 0) !== ackSeq > 0) throw new Error('ack');
+    return { wantsReply: (flags & 1) !== 0, ackSeq, inSync, entries };
+  } catch {
+    throw new SyncRejected('malformed_frame', 'The batch inside the frame is malformed.');
+  }
+}
+
+class Writer {
+  constructor(private readonly parts: Uint8Array[]) {}
+  byte(b: number): void {
+    this.parts.push(Uint8Array.of(b));
+  }
+  varint(n: number): void {
+    const out: number[] = [];
+    let v = n;
+    while (v >= 0x80) {
+      out.push((v % 0x80) | 0x80);
+      v = Math.floor(v / 0x80);
+    }
+    out.push(v);
+    this.parts.push(Uint8Array.from(out));
+  }
+  bytes(b: Uint8Array): void {
+    this.parts.push(b);
+  }
+}
+
+class Reader {
+  private o = 0;
+  constructor(private readonly b: Uint8Array) {}
+  byte(): number {
+    if (this.o >= this.b.length) throw new Error('eof');
+    return this.b[this.o++]!;
+  }
+  varint(): number {
+    let n = 0;
+    let mul = 1;
+    for (let i = 0; i < 8; i++) {
+      const x = this.byte();
+      n += (x & 0x7f) * mul;
+      if (x < 0x80) return n;
+      mul *= 0x80;
+    }
+    throw new Error('varint');
+  }
+  take(n: number): Uint8Array {
+    if (n < 0 || this.o + n > this.b.length) throw new Error('eof');
+    const out = this.b.subarray(this.o, this.o + n);
+    this.o += n;
+    return out;
+  }
+  done(): boolean {
+    return this.o === this.b.length;
+  }
+}
