@@ -39,6 +39,8 @@ export interface J5LockerBankOptions {
   scannerQueryTimeoutMs?: number;
   /** A key pressed this long is declared dead (shorted). Default 3000. */
   stuckKeyMs?: number;
+  /** Diagnostics: connection lost and why, reboots detected, reconnection delays. Default: none. */
+  log?: (message: string) => void;
   /** Clock for `lastSeenAt` and open durations. Default `Date.now`. */
   now?: () => number;
 }
@@ -61,6 +63,7 @@ export function resolveJ5Options(options: J5LockerBankOptions): ResolvedJ5Option
     startTimeoutMs: options.startTimeoutMs ?? 15_000,
     scannerQueryTimeoutMs: options.scannerQueryTimeoutMs ?? 500,
     stuckKeyMs: options.stuckKeyMs ?? 3000,
+    log: options.log ?? (() => {}),
     now: options.now ?? Date.now,
   };
 }

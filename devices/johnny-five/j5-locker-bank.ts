@@ -173,7 +173,8 @@ export class J5LockerBank implements LockerBank {
         return;
       }
       link = await J5Link.open(stream, { handshakeTimeoutMs: this.o.handshakeTimeoutMs, versionQueryDelayMs: this.o.versionQueryDelayMs });
-    } catch {
+    } catch (error) {
+      this.o.log(`board not reachable: ${error instanceof Error ? error.message : String(error)}`);
       this.scheduleReconnect();
       return;
     }
@@ -207,6 +208,7 @@ export class J5LockerBank implements LockerBank {
     this.indicators.showLight(link);
     this.configured = true;
     this.reconnectDelay = this.o.reconnectMinMs;
+    this.o.log(`board configured (${this.bank.model}, scanner ${this.scannerPresent ? 'ok' : 'missing'})`);
     this.events.emit('connection', true);
     this.emitHealthIfChanged();
   }
@@ -225,7 +227,7 @@ export class J5LockerBank implements LockerBank {
     const expected = this.bank.inputPullUp ? 0x0b : 0x00;
     if (mode === expected) return;
     // The board reset its pins: it rebooted. Same link, so configure again at once.
-    this.disconnect(null, 'board rebooted', false);
+    this.disconnect(null, `board rebooted (probe pin ${pin} in mode ${mode})`, false);
     void this.configure(link);
   }
 
@@ -238,14 +240,15 @@ export class J5LockerBank implements LockerBank {
     this.emitHealthIfChanged();
   }
 
-  private lose(link: J5Link, _reason: string): void {
+  private lose(link: J5Link, reason: string): void {
     if (link !== this.link) return link.close();
-    this.disconnect(link, _reason, false);
+    this.disconnect(link, reason, false);
     this.scheduleReconnect();
   }
 
   /** Mark the bank disconnected; with `link`, also close that link. Fails every open in flight. */
-  private disconnect(link: J5Link | null, _reason: string, flush: boolean): void {
+  private disconnect(link: J5Link | null, reason: string, flush: boolean): void {
+    this.o.log(`board disconnected: ${reason}`);
     this.configureRun++;
     if (link) {
       if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
@@ -263,6 +266,7 @@ export class J5LockerBank implements LockerBank {
 
   private scheduleReconnect(): void {
     if (!this.running || this.reconnectTimer) return;
+    this.o.log(`reconnecting in ${this.reconnectDelay} ms`);
     this.reconnectTimer = setTimeout(() => void this.attempt(), this.reconnectDelay);
     this.reconnectDelay = Math.min(this.reconnectDelay * 2, this.o.reconnectMaxMs);
   }

@@ -80,7 +80,8 @@ describe('J5LockerBank on the simulated board', () => {
   });
 
   it('detects a hung board by its silence, then recovers by reconnecting (which resets it)', async () => {
-    const { bank, board } = await bankOn({ bank: { heartbeatMs: 30, heartbeatTimeoutMs: 200 } });
+    const log: string[] = [];
+    const { bank, board } = await bankOn({ bank: { heartbeatMs: 30, heartbeatTimeoutMs: 200, log: (m) => log.push(m) } });
     const down = nextEvent(bank, 'connection', (c) => !c, 2000);
     const t0 = Date.now();
     board.hang();
@@ -90,6 +91,8 @@ describe('J5LockerBank on the simulated board', () => {
     await nextEvent(bank, 'connection', (c) => c, 3000);
     expect(board.state).toBe('running');
     expect((await bank.openDoor(1)).opened).toBe(true);
+    expect(log).toContain('board disconnected: board silent');
+    expect(log.filter((m) => m.startsWith('board configured'))).toHaveLength(2);
   });
 
   it('a board that does not reset when the port opens is asked for its version, and reconfigured on reconnection', async () => {
