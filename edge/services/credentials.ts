@@ -26,12 +26,12 @@ export class CredentialVerifier {
   }
 
   async courier(courierId: string, secret: string): Promise<boolean> {
-    const c = this.config()?.couriers[courierId];
+    const c = ownEntry(this.config()?.couriers, courierId);
     return this.check(c && !c.disabled ? c.hash.toString() : undefined, secret);
   }
 
   async technician(technicianId: string, secret: string): Promise<{ role: 'technician' | 'auditor'; name: string } | null> {
-    const t = this.config()?.technicians[technicianId];
+    const t = ownEntry(this.config()?.technicians, technicianId);
     const ok = await this.check(t && !t.disabled ? t.hash.toString() : undefined, secret);
     return ok && t ? { role: t.role, name: t.name } : null;
   }
@@ -47,4 +47,13 @@ export class CredentialVerifier {
       return false;
     }
   }
+}
+
+/**
+ * The entry of a config map for an id typed by a caller. Own entries only: `map[id]` for
+ * "constructor", "toString" or "__proto__" is Object.prototype's member, which made the verify
+ * read `.hash` of a function and answer 500 instead of an ordinary wrong-credentials 401.
+ */
+function ownEntry<T>(map: Record<string, T> | undefined, id: string): T | undefined {
+  return map !== undefined && Object.hasOwn(map, id) ? map[id] : undefined;
 }
