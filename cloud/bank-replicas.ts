@@ -1,0 +1,108 @@
+import type Database from 'better-sqlite3';
+import { BankDocStorage } from '../adapters/sqlite/bank-doc-storage.js';
+import { AuditLog } from '../shared/ledger/audit-log.js';
+import { BankConfigAuthor } from '../shared/ledger/bank-config.js';
+import { BankState } from '../shared/ledger/bank-state.js';
+import { DocSet } from '../shared/ledger/doc-set.js';
+import { ParcelLedger } from '../shared/ledger/parcel-ledger.js';
+import { randomId, type Clock, type Random } from '../shared/ports.js';
+import { ObservedDocStorage } from '../shared/sync/change-feed.js';
+
+/** The cloud's replica of one bank's documents. */
+export interface BankReplica {
+  bankId: string;
+  /** Reports every document written (the sync session of the bank listens). */
+  storage: ObservedDocStorage;
+  docs: DocSet;
+  ledger: ParcelLedger;
+  audit: AuditLog;
+  config: BankConfigAuthor;
+  bankState: BankState;
+}
+
+export interface BankReplicasOptions {
+  db: Database.Database;
+  clock: Clock;
+  random: Random;
+  /** Banks kept loaded when idle (least recently used are evicted). Default 64. */
+  capacity?: number;
+}
+
+/**
+ * One `DocSet` + `ParcelLedger` + `AuditLog` per bank, loaded lazily from the bank's rows of
+ * the cloud database and evicted when idle (LRU), so memory follows the banks in use, not
+ * the banks that exist. A bank with a connected hub is pinned and never evicted.
+ *
+ * All replicas of this process write as one Automerge actor, fresh per process: no sequence
+ * number of a change lost in a crash can ever be reused.
+ */
+export class BankReplicas {
+  private readonly lru = new Map<string, BankReplica>();
+  private readonly pins = new Map<string, number>();
+  private readonly actor: string;
+  private readonly capacity: number;
+
+  constructor(private readonly opts: BankReplicasOptions) {
+    this.actor = randomId(opts.random, 16);
+    this.capacity = opts.capacity ?? 64;
+  }
+
+  /** The replica of `bankId`, loaded if needed. */
+  get(bankId: string): BankReplica {
+    let r = this.lru.get(bankId);
+    if (r) {
+      this.lru.delete(bankId);
+      this.lru.set(bankId, r);
+      return r;
+    }
+    r = this.load(bankId);
+    this.lru.set(bankId, r);
+    this.evict();
+    return r;
+  }
+
+  /** Keep `bankId` loaded until `release()` (a sync session does, while connected). */
+  pin(bankId: string): { replica: BankReplica; release(): void } {
+    const replica = this.get(bankId);
+    this.pins.set(bankId, (this.pins.get(bankId) ?? 0) + 1);
+    let released = false;
+    return {
+      replica,
+      release: () => {
+        if (released) return;
+        released = true;
+        const n = (this.pins.get(bankId) ?? 1) - 1;
+        if (n <= 0) this.pins.delete(bankId);
+        else this.pins.set(bankId, n);
+        this.evict();
+      },
+    };
+  }
+
+  /** Ids of the banks in memory, least recently used first. */
+  loaded(): string[] {
+    return [...this.lru.keys()];
+  }
+
+  private load(bankId: string): BankReplica {
+    const { clock, random, db } = this.opts;
+    const storage = new ObservedDocStorage(new BankDocStorage(db, bankId));
+    const docs = new DocSet(storage, this.actor);
+    return {
+      bankId,
+      storage,
+      docs,
+      ledger: new ParcelLedger({ bankId, docs, clock, random }),
+      audit: new AuditLog(bankId, docs, clock, random),
+      config: new BankConfigAuthor(docs),
+      bankState: new BankState(bankId, docs, clock, random),
+    };
+  }
+
+  private evict(): void {
+    for (const id of this.lru.keys()) {
+      if (this.lru.size <= this.capacity) return;
+      if (!this.pins.has(id)) this.lru.delete(id);
+    }
+  }
+}

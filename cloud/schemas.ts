@@ -1,0 +1,39 @@
+import { z } from 'zod';
+import { bankIdSchema, parcelIdSchema, sizeSchema } from '../shared/ids.js';
+
+/**
+ * Minimal contact validation at entry. cloud/notify/contacts.ts normalises numbers with
+ * libphonenumber later; this only keeps obviously wrong contacts out.
+ */
+export const phoneSchema = z.string().regex(/^\+[1-9][0-9]{6,14}$/, 'give the phone number in international form, like +4915112345678');
+export const emailSchema = z.email('give an e-mail address like name@example.com').max(254);
+export const channelSchema = z.enum(['sms', 'email', 'push']);
+
+export const recipientSchema = z
+  .object({
+    name: z.string().trim().min(1, 'give the recipient’s name').max(200),
+    phone: phoneSchema.optional(),
+    email: emailSchema.optional(),
+    preferences: z.array(channelSchema).min(1).max(3).optional(),
+  })
+  .superRefine((r, ctx) => {
+    if (!r.phone && !r.email) ctx.addIssue({ code: 'custom', path: ['phone'], message: 'give a phone number or an e-mail address' });
+    if (r.preferences?.includes('sms') && !r.phone) ctx.addIssue({ code: 'custom', path: ['preferences'], message: '"sms" needs a phone number' });
+    if (r.preferences?.includes('email') && !r.email) ctx.addIssue({ code: 'custom', path: ['preferences'], message: '"email" needs an e-mail address' });
+  });
+
+/** `POST /v1/parcels` (API.md). */
+export const announceSchema = z.object({
+  parcelId: parcelIdSchema,
+  bankId: bankIdSchema,
+  carrier: z.string().trim().min(1).max(100),
+  trackingNumber: z.string().trim().min(1).max(100),
+  size: sizeSchema,
+  recipient: recipientSchema,
+});
+export type AnnounceBody = z.infer<typeof announceSchema>;
+
+/** `{ reason }` of revoke and remote open. */
+export const reasonSchema = z.object({ reason: z.string().trim().min(1, 'say why').max(500) });
+
+export const compartmentParamSchema = z.coerce.number().int().min(1).max(999);
