@@ -38,6 +38,8 @@ interface PendingRow {
 export class DepositService {
   private readonly stmts;
   private readonly confirming = new Set<string>();
+  /** Opens in flight, by parcel id. */
+  private readonly opening = new Map<string, { courierId: string; result: Promise<{ compartment: number; depositId: string }> }>();
 
   constructor(
     private readonly deps: {
@@ -78,7 +80,7 @@ export class DepositService {
   }
 
   async open(req: DepositRequest, now: number): Promise<{ compartment: number; depositId: string }> {
-    const { throttle, credentials, store, bank, allocator, events } = this.deps;
+    const { throttle, credentials, store } = this.deps;
     const gate = throttle.check(COURIER_SCOPE);
     if (!gate.allowed) throw new Throttled(gate.retryAfterSeconds);
     if (!(await credentials.courier(req.courierId, req.secret))) {
@@ -90,10 +92,30 @@ export class DepositService {
     const doc = store.ledger.doc(req.parcelId);
     if (doc?.deposit) throw new Conflict('already_deposited', `Parcel ${req.parcelId} is already in compartment ${doc.deposit.compartment}.`);
 
+    // A repeated tap while this parcel's door is still opening gets the same answer. Without
+    // this, the second request found the first one's pending row, hit LockBusy on its door,
+    // deleted that row (the first courier's confirm then failed: no code for a parcel in a
+    // compartment) and recorded a fault on a healthy door.
+    const inFlight = this.opening.get(req.parcelId);
+    if (inFlight) {
+      if (inFlight.courierId !== req.courierId) throw new Conflict('deposit_in_progress', `Parcel ${req.parcelId} is being deposited by another courier right now.`);
+      return inFlight.result;
+    }
+    const result = this.openCompartment(req, doc?.announcement?.reservedCompartment, now);
+    this.opening.set(req.parcelId, { courierId: req.courierId, result });
+    try {
+      return await result;
+    } finally {
+      this.opening.delete(req.parcelId);
+    }
+  }
+
+  private async openCompartment(req: DepositRequest, reserved: number | undefined, now: number): Promise<{ compartment: number; depositId: string }> {
+    const { store, bank, allocator, events } = this.deps;
     const existing = this.stmts.byParcel.get(req.parcelId) as PendingRow | undefined;
     const tried = new Set<number>();
     for (let attempt = 0; attempt < 3; attempt++) {
-      const compartment = existing && attempt === 0 ? existing.compartment : allocator.choose(req.size, doc?.announcement?.reservedCompartment, tried);
+      const compartment = existing && attempt === 0 ? existing.compartment : allocator.choose(req.size, reserved, tried);
       if (compartment === undefined) break;
       tried.add(compartment);
       const depositId = existing?.deposit_id ?? randomId(this.deps.random, 8);
@@ -105,11 +127,13 @@ export class DepositService {
         events.emit({ type: 'deposit_door_opened', actor: `courier:${req.courierId}`, compartment, parcelId: req.parcelId });
         return { compartment, depositId };
       }
+      // 'busy': someone else (a technician, a remote open) is opening this door right now — not a fault.
+      const fault = res.reason !== 'busy';
       store.docs.transaction(() => {
         this.stmts.del.run(depositId);
-        store.bankState.recordFault(compartment, `door did not open for a deposit (${res.reason})`);
+        if (fault) store.bankState.recordFault(compartment, `door did not open for a deposit (${res.reason})`);
       });
-      events.emit({ type: 'door_fault', actor: 'hub', compartment, parcelId: req.parcelId, detail: res.reason });
+      if (fault) events.emit({ type: 'door_fault', actor: 'hub', compartment, parcelId: req.parcelId, detail: res.reason });
       if (existing) break;
     }
     throw new Conflict('no_free_compartment', `No working compartment of size ${req.size} or larger is free. Try a larger size or another locker.`);
