@@ -84,11 +84,13 @@ export class PickupService {
       bank.beep('ok');
       return { compartment, parcelId };
     }
+    // 'busy': another open of this door (technician, remote) is in flight — the attempt failed, the door is not faulty.
+    const fault = outcome.reason !== 'busy';
     store.docs.transaction(() => {
       store.ledger.markOpenFailed(parcelId, codeId, attemptId, outcome.reason);
-      store.bankState.recordFault(compartment, outcome.reason === 'no_response' ? 'door did not open (jammed lock or stuck sensor)' : outcome.reason);
+      if (fault) store.bankState.recordFault(compartment, outcome.reason === 'no_response' ? 'door did not open (jammed lock or stuck sensor)' : outcome.reason);
     });
-    events.emit({ type: 'door_fault', actor: 'hub', compartment, parcelId, detail: outcome.reason });
+    if (fault) events.emit({ type: 'door_fault', actor: 'hub', compartment, parcelId, detail: outcome.reason });
     bank.beep('error');
     throw new DoorFault(compartment, outcome.reason === 'board_lost' ? 'the locker lost contact with its doors' : 'the door did not open');
   }
