@@ -122,6 +122,20 @@ describe('deposit and pickup', () => {
     expect(ja.compartment).not.toBe(jb.compartment);
   });
 
+  test('a courier double-tapping Open gets one compartment, one deposit, and can confirm it', async () => {
+    h = await createTestApp();
+    const body = { courierId: COURIER.id, secret: COURIER.secret, parcelId: 'p-1', size: 'S' };
+    const [a, b] = await Promise.all([h.post('/api/courier/deposit', body), h.post('/api/courier/deposit', body)]);
+    expect([a.status, b.status]).toEqual([200, 200]);
+    const [ja, jb] = [await json(a), await json(b)];
+    expect(jb).toEqual(ja);
+    expect(h.store.bankState.faulty()).toEqual([]);
+    expect([...h.services.deposit.pendingCompartments()]).toEqual([ja.compartment]);
+    await putParcelIn(h.sim, ja.compartment);
+    expect((await h.post(`/api/courier/deposit/${ja.depositId}/confirm`)).status).toBe(200);
+    expect(h.readCode('p-1')).toMatch(/^\d{3}-\d{6}$/);
+  });
+
   test('wrong code: 401 invalid_code with attemptsLeft; a wrong verifier on a live selector counts the same', async () => {
     h = await createTestApp();
     const d = await h.depositParcel('p-1');

@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, test } from 'vitest';
 import { TECH_TOKEN_TTL_MS } from '../../edge/services/tech-auth.js';
-import { AUDITOR, COURIER, TECHNICIAN, createTestApp, expectApiError, json, putParcelIn, takeParcelOut, type TestApp } from '../support/hub.js';
+import { AUDITOR, COURIER, TECHNICIAN, createTestApp, expectApiError, json, lockReleased, putParcelIn, takeParcelOut, type TestApp } from '../support/hub.js';
 
 let h: TestApp;
 afterEach(async () => {
@@ -151,6 +151,23 @@ describe('technician', () => {
     expect(h.store.bankState.faulty()).toEqual([]);
     // An empty, closed, healthy compartment passes.
     expect(await json(await h.post('/api/tech/compartments/4/selftest', {}, { headers: auth }))).toMatchObject({ compartment: 4, verdict: 'ok' });
+  });
+
+  test('a pickup while a technician opens the same door: the attempt fails (code kept), the door is not marked faulty', async () => {
+    h = await createTestApp({ bank: { pulseMs: 300 } }); // a long pulse: the technician's open is surely in flight
+    const d = await h.depositParcel('p-1');
+    const auth = await login();
+    const tech = h.post(`/api/tech/compartments/${d.compartment}/open`, { reason: 'inspection' }, { headers: auth });
+    await new Promise((r) => setTimeout(r, 20));
+    const e = await expectApiError(await h.post('/api/pickup', { code: d.code }), 409, 'door_fault');
+    expect(e.compartment).toBe(d.compartment);
+    expect((await json(await tech)).opened).toBe(true);
+    expect(h.store.bankState.faulty()).toEqual([]);
+    expect(events('door_fault')).toEqual([]);
+    expect(h.store.ledger.view('p-1')?.codes[0]).toMatchObject({ state: 'active', openFailures: 1 });
+    // The recipient tries again once the technician's pulse is over: the door is open, the code is used now.
+    await lockReleased(h.sim, d.compartment);
+    expect((await h.post('/api/pickup', { code: d.code })).status).toBe(200);
   });
 
   test('an auditor reads but may not open, serve or relocate (403)', async () => {
