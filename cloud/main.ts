@@ -1,0 +1,143 @@
+import { mkdirSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { serve } from '@hono/node-server';
+import { z } from 'zod';
+import { systemClock, type Clock, type Random } from '../shared/ports.js';
+import { reserveAutomergeHeap } from '../shared/sync/automerge-heap.js';
+import { createCloudApp } from './app.js';
+import { BankAdmin } from './bank-admin.js';
+import { BankReplicas } from './bank-replicas.js';
+import { DEMO, DEMO_BANKS, seedDemo } from './demo-seed.js';
+import { loadOrCreateKeys, type CloudKeys } from './keys.js';
+import type { BankCommandSender, CloudNotifier } from './ports.js';
+import { writeProvisioning } from './provision.js';
+import { openCloudStore, type CloudStore } from './store/cloud-store.js';
+import { SyncServer } from './sync/sync-server.js';
+
+/** The cloud's configuration, from the environment, validated once. */
+export const cloudConfigSchema = z.object({
+  /** HTTP port (API and `/v1/sync`). `CUBBY_CLOUD_PORT`, default 8000; 0 picks a free one. */
+  port: z.coerce.number().int().min(0).max(65535).default(8000),
+  /** Listen address. `CUBBY_CLOUD_HOST`, default 127.0.0.1. */
+  host: z.string().min(1).default('127.0.0.1'),
+  /** Database, keys and provisioning files. `CUBBY_DATA_DIR`, default `./data`. */
+  dataDir: z.string().min(1).default('./data'),
+  /** `CUBBY_DEMO=1` seeds the demo credentials of API.md. Default off. */
+  demo: z.enum(['0', '1', 'true', 'false']).default('0').transform((v) => v === '1' || v === 'true'),
+  /** MQTT URL written into provisioning files. `CUBBY_MQTT_URL`, optional. */
+  mqttUrl: z.string().optional(),
+  /** Automerge heap reserved at start, MiB (see reserveAutomergeHeap). `CUBBY_AUTOMERGE_HEAP_MB`, default 128. */
+  automergeHeapMiB: z.coerce.number().int().min(0).max(4096).default(128),
+  /** Bank replicas kept in memory when idle. `CUBBY_CLOUD_BANK_CACHE`, default 64. */
+  bankCache: z.coerce.number().int().min(1).default(64),
+});
+export type CloudConfig = z.infer<typeof cloudConfigSchema>;
+
+export function loadCloudConfig(env: NodeJS.ProcessEnv = process.env): CloudConfig {
+  const r = cloudConfigSchema.safeParse({
+    port: env.CUBBY_CLOUD_PORT || undefined,
+    host: env.CUBBY_CLOUD_HOST || undefined,
+    dataDir: env.CUBBY_DATA_DIR || undefined,
+    demo: env.CUBBY_DEMO || undefined,
+    mqttUrl: env.CUBBY_MQTT_URL || undefined,
+    automergeHeapMiB: env.CUBBY_AUTOMERGE_HEAP_MB || undefined,
+    bankCache: env.CUBBY_CLOUD_BANK_CACHE || undefined,
+  });
+  if (!r.success) {
+    const i = r.error.issues[0]!;
+    throw new Error(`Cloud configuration: ${i.path.join('.')}: ${i.message}`);
+  }
+  return r.data;
+}
+
+/** What other parts plug into the cloud (MQTT remote open, the notification outbox). */
+export interface CloudExtensions {
+  clock?: Clock;
+  random?: Random;
+  commands?: BankCommandSender;
+  notifier?: CloudNotifier;
+  log?: (msg: string) => void;
+}
+
+export interface RunningCloud {
+  /** `http://host:port` of the API; hubs sync at `<url>/v1/sync`. */
+  url: string;
+  port: number;
+  server: Server;
+  store: CloudStore;
+  replicas: BankReplicas;
+  sync: SyncServer;
+  keys: CloudKeys;
+  close(): Promise<void>;
+}
+
+const cryptoRandom: Random = { bytes: (n) => globalThis.crypto.getRandomValues(new Uint8Array(n)) };
+
+/** Open the store, create keys once, seed the demo if asked, listen, and attach sync. */
+export async function startCloud(config: CloudConfig, ext: CloudExtensions = {}): Promise<RunningCloud> {
+  const clock = ext.clock ?? systemClock;
+  const random = ext.random ?? cryptoRandom;
+  const log = ext.log ?? (() => {});
+  reserveAutomergeHeap(config.automergeHeapMiB);
+  mkdirSync(config.dataDir, { recursive: true });
+  const keys = loadOrCreateKeys(join(config.dataDir, 'keys.json'));
+  const store = openCloudStore(join(config.dataDir, 'cloud.sqlite'));
+  const replicas = new BankReplicas({ db: store.db, clock, random, capacity: config.bankCache });
+  const admin = new BankAdmin({ store, replicas, clock, random });
+  if (config.demo) await seedDemo({ store, replicas, admin, now: clock.now() });
+
+  const sync = new SyncServer({ store, replicas, clock, random, notifier: ext.notifier, log });
+  const app = createCloudApp({ store, replicas, clock, random, keys, presence: sync.presence, commands: ext.commands, notifier: ext.notifier, log: (err) => log(`error: ${String(err)}`) });
+  const server = await new Promise<Server>((resolve, reject) => {
+    const s = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () => resolve(s as Server)) as Server;
+    s.once('error', reject);
+  });
+  sync.attach(server);
+  const port = (server.address() as AddressInfo).port;
+  const url = `http://${config.host}:${port}`;
+  if (config.demo) {
+    for (const bank of DEMO_BANKS) {
+      writeProvisioning(config.dataDir, { store, replicas, keys, random }, { bankId: bank.bankId, deviceSecret: bank.deviceSecret, cloudUrl: url, mqttUrl: config.mqttUrl });
+    }
+  }
+  return {
+    url,
+    port,
+    server,
+    store,
+    replicas,
+    sync,
+    keys,
+    async close() {
+      await sync.close();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      store.close();
+    },
+  };
+}
+
+/** `cubby cloud`: run the cloud until SIGINT/SIGTERM. */
+export async function main(_args: string[]): Promise<void> {
+  const config = loadCloudConfig();
+  const say = (msg: string) => process.stdout.write(`[cloud] ${msg}\n`);
+  const cloud = await startCloud(config, { log: say });
+  say(`API on ${cloud.url}, hub sync on ${cloud.url.replace('http', 'ws')}/v1/sync, data in ${config.dataDir}`);
+  if (config.demo) {
+    say(`demo: carrier token ${DEMO.carrierToken}, support token ${DEMO.supportToken}; banks ${DEMO_BANKS.map((b) => b.bankId).join(', ')}; provisioning in ${join(config.dataDir, 'provision')}`);
+  }
+  const stop = (): void => {
+    void cloud.close().then(() => process.exit(0));
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+const entry = process.argv[1] ?? '';
+if (entry.endsWith('cloud/main.ts') || entry.endsWith('cloud/main.js')) {
+  main(process.argv.slice(2)).catch((err: Error) => {
+    process.stderr.write(`${err.message}\n`);
+    process.exit(1);
+  });
+}
