@@ -127,6 +127,13 @@ export class DepositService {
         events.emit({ type: 'deposit_door_opened', actor: `courier:${req.courierId}`, compartment, parcelId: req.parcelId });
         return { compartment, depositId };
       }
+      if (existing && res.reason === 'busy') {
+        // This parcel's own door, still pulsing from the answer just given (a repeated tap right
+        // after it): keep the pending row, or the first answer's confirm fails and the retry opens
+        // a second compartment while the parcel's door stands open. Open: the same answer.
+        if (bank.status(compartment).door === 'open') return { compartment, depositId };
+        throw new Conflict('door_busy', `Compartment ${compartment} is opening right now. Wait a moment and try again.`, { compartment });
+      }
       // 'busy': someone else (a technician, a remote open) is opening this door right now — not a fault.
       const fault = res.reason !== 'busy';
       store.docs.transaction(() => {
