@@ -1,5 +1,6 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
+import { LockBusy, type LockerBank, type OpenResult } from '../../devices/locker-bank.js';
 import { compartmentNoSchema, parcelIdSchema } from '../../shared/ids.js';
 import { jsonBody } from '../../shared/http/errors-middleware.js';
 import { BadRequest, Conflict, NotFound } from '../../shared/errors.js';
@@ -77,7 +78,7 @@ export function techRoutes(s: HubServices): Hono<Env> {
     const { reason } = await jsonBody(c, reasonBody);
     // Audited before the door moves.
     s.events.emit({ type: 'tech_open', actor: `tech:${tech.technicianId}`, compartment: n, detail: reason });
-    const r = await bank.openDoor(n);
+    const r = await openUnlessBusy(bank, n);
     if (r.opened) store.bankState.clearFaults(n, `tech:${tech.technicianId}`);
     else {
       store.bankState.recordFault(n, `technician open failed (${r.reason})`);
@@ -97,7 +98,7 @@ export function techRoutes(s: HubServices): Hono<Env> {
     if (s.deposit.pendingCompartments().has(n)) throw new Conflict('compartment_occupied', `Compartment ${n} is open for a courier's deposit; self-test it once the deposit is done.`);
     s.events.emit({ type: 'tech_selftest', actor: `tech:${tech.technicianId}`, compartment: n });
     const before = bank.status(n).door;
-    const r = await bank.openDoor(n);
+    const r = await openUnlessBusy(bank, n);
     let verdict: 'ok' | 'jammed' | 'sensor_stuck' | 'no_response' | 'board_lost' | 'not_closed' = 'ok';
     if (!r.opened) {
       verdict = r.reason === 'board_lost' ? 'board_lost' : before === 'open' ? 'sensor_stuck' : 'jammed';
@@ -144,4 +145,20 @@ export function techRoutes(s: HubServices): Hono<Env> {
   });
 
   return app;
+}
+
+/**
+ * `bank.openDoor(n)`, with LockBusy — an open of this door already in flight (a double tap, a
+ * pickup, a courier's deposit) — as a 409 `door_busy` instead of a 500. Nothing pulsed and the
+ * door is not faulty; the audit event written before stays, as the record of what was asked.
+ */
+async function openUnlessBusy(bank: LockerBank, n: number): Promise<OpenResult> {
+  try {
+    return await bank.openDoor(n);
+  } catch (err) {
+    if (err instanceof LockBusy) {
+      throw new Conflict('door_busy', `Compartment ${n} is being opened by another request right now. Wait a few seconds and try again.`, { compartment: n });
+    }
+    throw err;
+  }
 }
