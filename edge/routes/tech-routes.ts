@@ -15,6 +15,9 @@ const selftestBody = z.object({ closeTimeoutMs: z.number().int().min(0).max(120_
 
 type Env = { Variables: { tech: TechPrincipal } };
 
+/** The largest time a JavaScript Date holds, in ms either side of 1970. */
+const MAX_DATE_MS = 8.64e15;
+
 /** The technician's LAN API (used by `cubby tech`). Every action is an audit event in the ledger. */
 export function techRoutes(s: HubServices): Hono<Env> {
   const app = new Hono<Env>();
@@ -67,7 +70,8 @@ export function techRoutes(s: HubServices): Hono<Env> {
 
   app.get('/api/tech/events', (c) => {
     const since = Number(c.req.query('since') ?? clock.now() - 7 * 24 * 3600_000);
-    if (!Number.isFinite(since)) throw new BadRequest('"since" is epoch milliseconds.', 'invalid_input');
+    // Beyond ±8.64e15 ms a Date is invalid: the audit log's day lookup would throw (a 500).
+    if (!Number.isFinite(since) || Math.abs(since) > MAX_DATE_MS) throw new BadRequest('"since" is epoch milliseconds.', 'invalid_input');
     return c.json({ events: store.audit.since(since) });
   });
 
