@@ -10,6 +10,11 @@ import type { HubEvents } from '../hub-events.js';
 
 export const KEYPAD_SCOPE = 'keypad';
 
+const FAULT_REASON: Record<string, string> = {
+  no_response: 'door did not open (jammed lock or stuck sensor)',
+  sensor_open: 'door sensor reported open before the pulse (sensor stuck open, or the door was left open)',
+};
+
 export interface PickupResult {
   compartment: number;
   parcelId: string;
@@ -72,12 +77,16 @@ export class PickupService {
     // Durable before the door moves (synchronous=FULL commit).
     store.ledger.markUsed(parcelId, codeId, attemptId, compartment);
 
-    let outcome;
+    let outcome: { opened: true; ms: number } | { opened: false; reason: string };
     try {
       outcome = await bank.openDoor(compartment);
     } catch (err) {
       outcome = { opened: false as const, reason: err instanceof Error && err.name === 'LockBusy' ? 'busy' : 'error' };
     }
+    // `ms: 0` means the sensor said "open" before any pulse (LockerBank rule): it confirms
+    // nothing. A sensor stuck open would otherwise answer 200 for a door that stayed locked
+    // and consume the code — the recipient locked out with a "used" code.
+    if (outcome.opened && outcome.ms === 0) outcome = { opened: false, reason: 'sensor_open' };
     if (outcome.opened) {
       store.bankState.clearFaults(compartment, 'pickup');
       events.emit({ type: 'pickup', actor: `recipient:${via}`, compartment, parcelId });
@@ -88,10 +97,13 @@ export class PickupService {
     const fault = outcome.reason !== 'busy';
     store.docs.transaction(() => {
       store.ledger.markOpenFailed(parcelId, codeId, attemptId, outcome.reason);
-      if (fault) store.bankState.recordFault(compartment, outcome.reason === 'no_response' ? 'door did not open (jammed lock or stuck sensor)' : outcome.reason);
+      if (fault) store.bankState.recordFault(compartment, FAULT_REASON[outcome.reason] ?? outcome.reason);
     });
     if (fault) events.emit({ type: 'door_fault', actor: 'hub', compartment, parcelId, detail: outcome.reason });
     bank.beep('error');
-    throw new DoorFault(compartment, outcome.reason === 'board_lost' ? 'the locker lost contact with its doors' : 'the door did not open');
+    throw new DoorFault(
+      compartment,
+      outcome.reason === 'board_lost' ? 'the locker lost contact with its doors' : outcome.reason === 'sensor_open' ? 'its door sensor reported open before the lock moved' : 'the door did not open',
+    );
   }
 }
