@@ -7,6 +7,7 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { afterEach, describe, expect, test } from 'vitest';
 import { codeView, codesNewestFirst } from '../../shared/ledger/parcel-doc.js';
+import { waitUntil } from '../support/board.js';
 import { COURIER, createTestApp, expectApiError, json, putParcelIn, takeParcelOut, type TestApp } from '../support/hub.js';
 
 const HOUR = 3600_000;
@@ -179,6 +180,34 @@ describe('deposit and pickup', () => {
     expect(await json(res)).toEqual({ compartment: d.compartment, parcelId: 'p-1' });
     expect(codeOf('p-1').state).toBe('used');
     expect((await health()).compartments.faulty).toBe(0); // a confirmed open clears the fault
+  });
+
+  test('door sensor stuck open: no 200 for a door that stayed locked; 409 door_fault, the code is kept', async () => {
+    h = await createTestApp();
+    const d = await h.depositParcel('p-1');
+    h.board.stickSensor(d.compartment, 'open');
+    await waitUntil(() => h.sim.bank.status(d.compartment).door === 'open', 'the hub sees the stuck sensor');
+    const pulses = h.board.pulseLog.length;
+    const e = await expectApiError(await pickup(d.code), 409, 'door_fault');
+    expect(e.message).toMatch(/not used/);
+    expect(h.board.isOpen(d.compartment)).toBe(false); // physically still locked
+    expect(h.board.pulseLog.length).toBe(pulses);
+    expect(codeOf('p-1')).toMatchObject({ state: 'active', openFailures: 1 });
+    expect(h.store.bankState.condition(d.compartment).faults[0]?.reason).toMatch(/sensor reported open/);
+    // Repaired: the code still works.
+    h.board.unstickSensor(d.compartment);
+    await waitUntil(() => h.sim.bank.status(d.compartment).door === 'closed', 'the sensor follows the door again');
+    expect((await pickup(d.code)).status).toBe(200);
+  });
+
+  test('door sensor stuck closed: the lock releases but nothing confirms it, so the code is NOT consumed (the conservative side)', async () => {
+    h = await createTestApp();
+    const d = await h.depositParcel('p-1');
+    h.board.stickSensor(d.compartment, 'closed');
+    await expectApiError(await pickup(d.code), 409, 'door_fault');
+    expect(h.board.doorOpenLog.at(-1)).toMatchObject({ no: d.compartment, cause: 'pulse' }); // it did open physically
+    expect(codeOf('p-1')).toMatchObject({ state: 'active', openFailures: 1 });
+    expect((await health()).compartments.faulty).toBe(1);
   });
 
   test('a deposit door that does not open: marked faulty, the courier gets the next one, later couriers skip it', async () => {

@@ -5,6 +5,7 @@
  */
 import { afterEach, describe, expect, test } from 'vitest';
 import { TECH_TOKEN_TTL_MS } from '../../edge/services/tech-auth.js';
+import { waitUntil } from '../support/board.js';
 import { AUDITOR, COURIER, TECHNICIAN, createTestApp, expectApiError, json, lockReleased, putParcelIn, takeParcelOut, type TestApp } from '../support/hub.js';
 
 let h: TestApp;
@@ -165,8 +166,10 @@ describe('technician', () => {
     expect(h.store.bankState.faulty()).toEqual([]);
     expect(events('door_fault')).toEqual([]);
     expect(h.store.ledger.view('p-1')?.codes[0]).toMatchObject({ state: 'active', openFailures: 1 });
-    // The recipient tries again once the technician's pulse is over: the door is open, the code is used now.
+    // The technician closes the door; the recipient tries again and the door opens for them.
     await lockReleased(h.sim, d.compartment);
+    h.board.close(d.compartment);
+    await waitUntil(() => h.sim.bank.status(d.compartment).door === 'closed', 'door closed');
     expect((await h.post('/api/pickup', { code: d.code })).status).toBe(200);
   });
 
