@@ -45,8 +45,10 @@ export function installErrorHandling(app: Hono<any>, opts: { maxBodyBytes: numbe
 
 /** Read and validate a JSON body. Wrong content type, broken JSON and schema errors are 400s. */
 export async function jsonBody<S extends z.ZodType>(c: Context, schema: S): Promise<z.infer<S>> {
-  const type = c.req.header('content-type') ?? '';
-  if (!type.toLowerCase().includes('application/json')) {
+  // The media type itself, parameters (charset) aside: a substring test let "application/jsonp"
+  // or "text/plain; x=application/json" through.
+  const type = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+  if (type !== 'application/json') {
     throw new BadRequest('Send the body as JSON with "Content-Type: application/json".', 'unsupported_content_type');
   }
   let raw: unknown;
