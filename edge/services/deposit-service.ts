@@ -113,6 +113,9 @@ export class DepositService {
   private async openCompartment(req: DepositRequest, reserved: number | undefined, now: number): Promise<{ compartment: number; depositId: string }> {
     const { store, bank, allocator, events } = this.deps;
     const existing = this.stmts.byParcel.get(req.parcelId) as PendingRow | undefined;
+    const unreachable = () =>
+      new Conflict('board_unavailable', 'The locker cannot reach its doors right now. Try again in a minute; if it persists, call support.');
+    if (!bank.health().connected) throw unreachable();
     const tried = new Set<number>();
     for (let attempt = 0; attempt < 3; attempt++) {
       const compartment = existing && attempt === 0 ? existing.compartment : allocator.choose(req.size, reserved, tried);
@@ -134,13 +137,15 @@ export class DepositService {
         if (bank.status(compartment).door === 'open') return { compartment, depositId };
         throw new Conflict('door_busy', `Compartment ${compartment} is opening right now. Wait a moment and try again.`, { compartment });
       }
-      // 'busy': someone else (a technician, a remote open) is opening this door right now — not a fault.
-      const fault = res.reason !== 'busy';
+      // Not a door fault: 'busy' (a technician or a remote open is opening this door right
+      // now) or 'board_lost' (the board is unreachable: every door would "fail").
+      const fault = res.reason !== 'busy' && res.reason !== 'board_lost';
       store.docs.transaction(() => {
         this.stmts.del.run(depositId);
         if (fault) store.bankState.recordFault(compartment, `door did not open for a deposit (${res.reason})`);
       });
       if (fault) events.emit({ type: 'door_fault', actor: 'hub', compartment, parcelId: req.parcelId, detail: res.reason });
+      if (res.reason === 'board_lost') throw unreachable();
       if (existing) break;
     }
     throw new Conflict('no_free_compartment', `No working compartment of size ${req.size} or larger is free. Try a larger size or another locker.`);

@@ -93,8 +93,10 @@ export class PickupService {
       bank.beep('ok');
       return { compartment, parcelId };
     }
-    // 'busy': another open of this door (technician, remote) is in flight — the attempt failed, the door is not faulty.
-    const fault = outcome.reason !== 'busy';
+    // The attempt failed, but the door is not faulty when another open of it (technician,
+    // remote) is in flight ('busy') or the board is unreachable ('board_lost': a cable blip
+    // must not leave healthy compartments out of service once the board is back).
+    const fault = outcome.reason !== 'busy' && outcome.reason !== 'board_lost';
     store.docs.transaction(() => {
       store.ledger.markOpenFailed(parcelId, codeId, attemptId, outcome.reason);
       if (fault) store.bankState.recordFault(compartment, FAULT_REASON[outcome.reason] ?? outcome.reason);
