@@ -210,6 +210,28 @@ describe('deposit and pickup', () => {
     expect((await health()).compartments.faulty).toBe(1);
   });
 
+  test('board cable pulled: pickup 409 door_fault (code kept), deposit 409 board_unavailable, no door marked faulty; back, it all works', async () => {
+    h = await createTestApp();
+    const d = await h.depositParcel('p-1');
+    h.board.pullCable();
+    await waitUntil(() => !h.sim.bank.health().connected, 'the hub notices the board is gone', 5000);
+    expect((await health()) as unknown).toMatchObject({ board: 'lost' });
+    const e = await expectApiError(await pickup(d.code), 409, 'door_fault');
+    expect(e.message).toMatch(/lost contact/);
+    expect(codeOf('p-1').state).toBe('active');
+    await expectApiError(
+      await h.post('/api/courier/deposit', { courierId: COURIER.id, secret: COURIER.secret, parcelId: 'p-2', size: 'S' }),
+      409,
+      'board_unavailable',
+    );
+    expect(h.services.deposit.pendingCompartments().size).toBe(0);
+    expect((await health()).compartments.faulty).toBe(0);
+    h.board.plugCable();
+    await waitUntil(() => h.sim.bank.health().connected, 'the board is back', 5000);
+    expect((await pickup(d.code)).status).toBe(200);
+    expect((await health()).compartments).toMatchObject({ faulty: 0, free: 11 });
+  });
+
   test('a deposit door that does not open: marked faulty, the courier gets the next one, later couriers skip it', async () => {
     h = await createTestApp({ model: 'cubby-4' }); // 1 S, 2-3 M, 4 L
     h.board.jam(1);
