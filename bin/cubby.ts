@@ -11,7 +11,6 @@ const commands: Record<string, () => Promise<{ main(args: string[]): Promise<voi
   cloud: () => import('../cloud/main.js'),
   edge: () => import('../edge/main.js'),
   tech: () => import('../edge/tech-cli/main.js'),
-  support: () => import('../cloud/support-cli/main.js'),
 };
 
 const load = command ? commands[command] : undefined;

@@ -3,6 +3,7 @@ import { openDatabase, SqliteDocStorage } from '../../adapters/sqlite/sqlite-doc
 import { AuditLog } from '../../shared/ledger/audit-log.js';
 import { BankState } from '../../shared/ledger/bank-state.js';
 import { DocSet } from '../../shared/ledger/doc-set.js';
+import { ObservedDocStorage } from '../../shared/sync/change-feed.js';
 import { ParcelLedger } from '../../shared/ledger/parcel-ledger.js';
 import { randomId, type Clock, type Random } from '../../shared/ports.js';
 
@@ -16,6 +17,8 @@ import { randomId, type Clock, type Random } from '../../shared/ports.js';
 export interface HubStore {
   db: Database.Database;
   storage: SqliteDocStorage;
+  /** The same storage, reporting every written document (the sync client pushes on it). */
+  feed: ObservedDocStorage;
   docs: DocSet;
   ledger: ParcelLedger;
   audit: AuditLog;
@@ -34,14 +37,16 @@ export interface HubStoreOptions {
 export function openHubStore(opts: HubStoreOptions): HubStore {
   const db = openDatabase(opts.file, { synchronous: 'FULL' });
   const storage = new SqliteDocStorage(db);
+  const feed = new ObservedDocStorage(storage);
   // A fresh Automerge actor per start: no risk of reusing a sequence number whose change was lost.
-  const docs = new DocSet(storage, randomId(opts.random, 16));
+  const docs = new DocSet(feed, randomId(opts.random, 16));
   const ledger = new ParcelLedger({ bankId: opts.bankId, docs, clock: opts.clock, random: opts.random, codeTtlMs: opts.codeTtlMs });
   const audit = new AuditLog(opts.bankId, docs, opts.clock, opts.random);
   const bankState = new BankState(opts.bankId, docs, opts.clock, opts.random);
   return {
     db,
     storage,
+    feed,
     docs,
     ledger,
     audit,

@@ -1,0 +1,65 @@
+import { SqliteSyncStateStore } from '../adapters/sqlite/sync-state-store.js';
+import type { Clock } from '../shared/ports.js';
+import type { Connectivity } from './hub-services.js';
+import type { HubStore } from './store/hub-store.js';
+import { SyncClient } from './sync/sync-client.js';
+
+/** Finished parcels and old audit days stay on the hub this long after the cloud has them. */
+export const HUB_RETENTION_MS = 24 * 3600_000;
+
+export interface HubSync {
+  client: SyncClient;
+  connectivity(): Connectivity;
+  syncNow(): void;
+  stop(): Promise<void>;
+}
+
+/**
+ * Connect a hub's store to the cloud: the sync client (pushes every local change, receives
+ * the cloud's), and the pruning that keeps the hub's store bounded — a finished parcel is
+ * dropped only once the cloud is known to hold its current heads.
+ */
+export function attachSync(opts: {
+  cloudUrl: string;
+  bankId: string;
+  secret: string;
+  store: HubStore;
+  clock: Clock;
+  log?: (msg: string) => void;
+  pruneEveryMs?: number;
+}): HubSync {
+  const { store } = opts;
+  const client = new SyncClient({
+    url: opts.cloudUrl,
+    bankId: opts.bankId,
+    secret: opts.secret,
+    docs: store.docs,
+    states: new SqliteSyncStateStore(store.db),
+    ledger: store.ledger,
+    feed: store.feed,
+    clock: opts.clock,
+    log: opts.log,
+  });
+  client.start();
+  const prune = setInterval(() => {
+    const acked = (docId: string) => client.acknowledged(docId);
+    const dropped = store.ledger.prune(HUB_RETENTION_MS, acked) + store.audit.prune(HUB_RETENTION_MS, acked);
+    if (dropped > 0) {
+      store.storage.vacuum();
+      opts.log?.(`pruned ${dropped} finished documents the cloud holds`);
+    }
+  }, opts.pruneEveryMs ?? 3600_000);
+  prune.unref();
+  return {
+    client,
+    connectivity: () => {
+      const s = client.status();
+      return { online: s.connected, lastSyncAt: s.lastSyncAt, lastContactAt: s.lastContactAt };
+    },
+    syncNow: () => void client.syncNow().catch(() => false),
+    async stop() {
+      clearInterval(prune);
+      await client.stop();
+    },
+  };
+}
