@@ -11,6 +11,7 @@ import { simulatePeople } from './demo-people.js';
 import { cryptoRandom, startHub } from './hub-runtime.js';
 import type { Connectivity } from './hub-services.js';
 import { attachSync } from './sync-wiring.js';
+import { exitWithSupervisor } from '../adapters/process/supervisor.js';
 
 const log = (bankId: string) => (msg: string) => process.stdout.write(`[${bankId}] ${msg}\n`);
 
@@ -94,6 +95,7 @@ export async function main(args: string[]): Promise<void> {
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
+  exitWithSupervisor(onSignal);
 }
 
 const entry = process.argv[1] ?? '';
