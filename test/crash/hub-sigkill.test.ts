@@ -98,10 +98,14 @@ interface Parcel {
   usedUnacked: boolean;
   /** A worker is on it. */
   busy?: boolean;
+  /** Its deposit was cut by a crash: the courier tries again (the hub may hold a pending deposit). */
+  retry?: boolean;
+  /** No compartment was free: the courier went away. */
+  abandoned?: boolean;
 }
 const parcels = new Map<string, Parcel>();
 let nextParcel = 0;
-const stats = { deposits: 0, pickups: 0, kills: 0, lostPickups: 0, noFree: 0, requestsCut: 0 };
+const stats = { deposits: 0, pickups: 0, kills: 0, lostPickups: 0, noFree: 0, doorFaults: 0, requestsCut: 0 };
 
 class Died extends Error {}
 
@@ -119,6 +123,7 @@ async function learnCode(child: Child, p: Parcel): Promise<void> {
   const doc = (await (await call(`${child.control}/parcel/${p.id}`)).json()) as ParcelDoc | null;
   const sealed = doc && codesNewestFirst(doc)[0]?.sealed;
   if (sealed) p.code = open(String(sealed), keys);
+  if (doc?.deposit) p.compartment = doc.deposit.compartment;
 }
 
 /** A courier deposits `p` (a new parcel, or one whose earlier attempt was cut by a crash). */
@@ -127,19 +132,24 @@ async function deposit(child: Child, p: Parcel): Promise<void> {
   const body = (await opened.json()) as { compartment: number; depositId: string; error?: { code: string } };
   if (opened.status === 409 && body.error?.code === 'already_deposited') {
     // The confirm of an earlier attempt committed, its answer was lost.
+    p.retry = false;
     await learnCode(child, p);
     return;
   }
   if (opened.status === 409 && body.error?.code === 'no_free_compartment') {
     stats.noFree++;
+    p.abandoned = true;
+    p.retry = false;
     return;
   }
+  if (opened.status === 409 && body.error?.code === 'door_busy') return; // try again later
   if (opened.status !== 200) throw new Error(`deposit ${p.id}: ${opened.status} ${JSON.stringify(body)}`);
   const placed = await call(`${child.control}/place/${body.compartment}`, { method: 'POST' });
   if (placed.status !== 200) throw new Error(`place ${body.compartment}: ${await placed.text()}`);
   const confirmed = await postJson(`${child.url}/api/courier/deposit/${body.depositId}/confirm`);
   if (confirmed.status !== 200) throw new Error(`confirm ${p.id}: ${confirmed.status} ${await confirmed.text()}`);
   p.depositAcked = true;
+  p.retry = false;
   p.compartment = body.compartment;
   stats.deposits++;
   await learnCode(child, p);
@@ -155,6 +165,11 @@ async function pickup(child: Child, p: Parcel): Promise<void> {
     await call(`${child.control}/take/${body.compartment}`, { method: 'POST' });
     return;
   }
+  if (res.status === 409 && body.error?.code === 'door_fault') {
+    // The hub could not confirm the open in time (a loaded machine): the code is kept; try again later.
+    stats.doorFaults++;
+    return;
+  }
   if (res.status === 410 && body.error?.code === 'code_used') {
     // Only possible when an earlier pickup of ours was cut by a crash after the durable use record.
     p.usedUnacked = true;
@@ -166,27 +181,32 @@ async function pickup(child: Child, p: Parcel): Promise<void> {
 
 /** One client: deposits and pickups until the hub dies. Actions are drawn from the seeded RNG. */
 async function worker(child: Child, stop: { dead: boolean }): Promise<void> {
+  let current: Parcel | undefined;
+  const busy = (p: Parcel) => ((p.busy = true), p);
   while (!stop.dead) {
     try {
-      const unfinished = [...parcels.values()].find((p) => !p.depositAcked && !p.code && !p.busy);
+      const unfinished = [...parcels.values()].find((p) => p.retry && !p.busy);
       const ready = [...parcels.values()].filter((p) => p.code && !p.pickupAcked && !p.usedUnacked && !p.busy);
-      let p: Parcel;
+      const full = [...parcels.values()].filter((p) => p.code && !p.pickupAcked && !p.usedUnacked).length >= 20;
       if (unfinished) {
-        p = unfinished;
-        p.busy = true;
-        await deposit(child, p).finally(() => (p.busy = false));
-      } else if (ready.length > 0 && randomInt(rng, 2) === 0) {
-        p = ready[randomInt(rng, ready.length)]!;
-        p.busy = true;
-        await pickup(child, p).finally(() => (p.busy = false));
+        current = unfinished;
+        await deposit(child, busy(unfinished)).finally(() => (unfinished.busy = false));
+      } else if (ready.length > 0 && (full || randomInt(rng, 2) === 0)) {
+        const p = ready[randomInt(rng, ready.length)]!;
+        current = p;
+        await pickup(child, busy(p)).finally(() => (p.busy = false));
       } else {
-        p = { id: `c-${nextParcel++}`, size: (['S', 'M', 'L'] as const)[randomInt(rng, 3)]!, depositAcked: false, pickupAcked: false, usedUnacked: false, busy: true };
+        const p: Parcel = { id: `c-${nextParcel++}`, size: (['S', 'M', 'L'] as const)[randomInt(rng, 3)]!, depositAcked: false, pickupAcked: false, usedUnacked: false };
         parcels.set(p.id, p);
-        await deposit(child, p).finally(() => (p.busy = false));
+        current = p;
+        await deposit(child, busy(p)).finally(() => (p.busy = false));
       }
+      current = undefined;
     } catch (err) {
       if (err instanceof Died) {
         stats.requestsCut++;
+        // A deposit cut by the crash: the courier will try again after the restart.
+        if (current && !current.depositAcked && !current.abandoned) current.retry = true;
         return;
       }
       throw err;
@@ -199,13 +219,20 @@ test(`SIGKILL at random points never loses an acknowledged deposit or pickup, ne
   for (let round = 0; round < ROUNDS; round++) {
     const child = await startChild();
     const stop = { dead: false };
-    const workers = [worker(child, stop), worker(child, stop)];
+    let failure: unknown;
+    const workers = [worker(child, stop), worker(child, stop)].map((w) =>
+      w.catch((err: unknown) => {
+        failure ??= err;
+        stop.dead = true;
+      }),
+    );
     const killAfter = uniform(200, 2500);
     await new Promise((r) => setTimeout(r, killAfter));
     await kill(child);
     stop.dead = true;
     stats.kills++;
     await Promise.all(workers);
+    if (failure) throw new Error(`${failure instanceof Error ? failure.message : String(failure)}\nhub log (tail):\n${child.stderr.join('').slice(-2000)}`);
   }
   // One more start: the hub comes up on what the last kill left, and still serves.
   const last = await startChild();
