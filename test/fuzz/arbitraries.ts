@@ -292,6 +292,11 @@ export interface FuzzOptions {
   credentials?: Readonly<Record<string, readonly string[]>>;
   /** Share of requests to an authenticated route that carry a valid credential, 0..1. Default 0.5. */
   validCredentialShare?: number;
+  /**
+   * Only well-formed requests: valid parameters, a valid JSON body, the first valid credential.
+   * For races between handlers that validation would otherwise stop. Default false.
+   */
+  wellFormedOnly?: boolean;
 }
 
 /** A request to send, printable in a failure report without 100 KB of padding. */
@@ -308,7 +313,9 @@ export interface FuzzRequest {
 /** Requests for one route: its method (or, rarely, a lowercase spelling), a fuzzed path, headers and body. */
 export function requestFor(route: RouteSpec, opts: FuzzOptions): fc.Arbitrary<FuzzRequest> {
   const withBody = route.method !== 'GET' && route.method !== 'HEAD';
-  const body = withBody ? bodyFor(route.bodyShape, { maxBodyBytes: opts.maxBodyBytes, validBody: route.validBody }) : fc.constant<BodySample>({ body: undefined, contentType: null, kind: 'none' });
+  const none = fc.constant<BodySample>({ body: undefined, contentType: null, kind: 'none' });
+  if (opts.wellFormedOnly) return wellFormedRequest(route, opts, withBody, none);
+  const body = withBody ? bodyFor(route.bodyShape, { maxBodyBytes: opts.maxBodyBytes, validBody: route.validBody }) : none;
   return fc
     .record({
       path: pathFor(route),
@@ -323,6 +330,23 @@ export function requestFor(route: RouteSpec, opts: FuzzOptions): fc.Arbitrary<Fu
       if (auth !== undefined) headers.authorization = auth;
       return printable({ method: method === 'patch' ? 'PATCH' : method, path, headers, body: b.body, route, kind: b.kind });
     });
+}
+
+function wellFormedRequest(route: RouteSpec, opts: FuzzOptions, withBody: boolean, none: fc.Arbitrary<BodySample>): fc.Arbitrary<FuzzRequest> {
+  const shape = route.bodyShape;
+  const body: fc.Arbitrary<BodySample> =
+    withBody && shape
+      ? (route.validBody ?? validObject(shape)).map((v) => ({ body: toJsonText(v), contentType: JSON_TYPE, kind: 'well-formed' }))
+      : withBody
+        ? fc.constant({ body: undefined, contentType: null, kind: 'well-formed' })
+        : none;
+  const credential = route.auth ? opts.credentials?.[route.auth]?.[0] : undefined;
+  return fc.tuple(pathFor(route, true), body).map(([path, b]) => {
+    const headers: Record<string, string> = {};
+    if (b.contentType !== null) headers['content-type'] = b.contentType;
+    if (credential !== undefined) headers.authorization = credential;
+    return printable({ method: route.method, path, headers, body: b.body, route, kind: b.kind });
+  });
 }
 
 /** Requests no route answers: unknown paths, and known paths with the wrong method. */
@@ -394,13 +418,16 @@ function printable(r: FuzzRequest): FuzzRequest {
   return r;
 }
 
-function pathFor(route: RouteSpec): fc.Arbitrary<string> {
+function pathFor(route: RouteSpec, wellFormed = false): fc.Arbitrary<string> {
   const names = [...route.path.matchAll(/:([A-Za-z]+)/g)].map((m) => m[1]!);
   const param = (name: string) => {
     const valid = route.params?.[name];
+    if (valid && wellFormed) return valid;
     return valid ? fc.oneof({ weight: 3, arbitrary: valid }, { weight: 2, arbitrary: weirdPathParam }) : weirdPathParam;
   };
-  const query = route.query
+  const query = wellFormed
+    ? (route.query?.map((q) => `?${q}`) ?? fc.constant(''))
+    : route.query
     ? fc.oneof({ weight: 3, arbitrary: route.query.map((q) => `?${q}`) }, { weight: 1, arbitrary: weirdQuery }, { weight: 2, arbitrary: fc.constant('') })
     : fc.oneof({ weight: 5, arbitrary: fc.constant('') }, { weight: 1, arbitrary: weirdQuery });
   return fc.tuple(fc.tuple(...names.map(param)), query).map(([values, q]) => {

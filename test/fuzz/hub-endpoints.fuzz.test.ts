@@ -23,10 +23,10 @@ import { DEFAULT_POLICY } from '../../edge/services/throttle.js';
 import { AUDIT_PREFIX } from '../../shared/ledger/audit-log.js';
 import { describeRequest, paddedJson, POLLUTION_MARKERS, requestFor, strayRequest, toRequest, type FuzzRequest } from './arbitraries.js';
 import { createHubFixture, type HubFixture } from './hub-fixture.js';
-import { checkAnswer, ledgerSnapshot, OutcomeTally, prototypeSnapshot, REQUEST_TIMEOUT_MS, within, type Answer } from './invariants.js';
+import { checkAnswer, ledgerSnapshot, ledgerViolations, OutcomeTally, prototypeSnapshot, REQUEST_TIMEOUT_MS, within, type Answer } from './invariants.js';
 
 const SEED = Number(process.env.CUBBY_FUZZ_SEED ?? 20260611);
-const RUNS = Number(process.env.CUBBY_FUZZ_RUNS ?? 150);
+const RUNS = Number(process.env.CUBBY_FUZZ_RUNS ?? 200);
 if (!Number.isInteger(SEED) || !Number.isInteger(RUNS) || RUNS < 1) throw new Error('CUBBY_FUZZ_SEED and CUBBY_FUZZ_RUNS must be integers (runs >= 1)');
 
 /** Refusals that may record a fact: the hub pulsed a lock and the door did not open. */
@@ -64,7 +64,11 @@ const seedOf = (batch: string): number => {
   return h;
 };
 
-const routeName = (r: FuzzRequest): string => (r.route ? `${r.route.method} ${r.route.path}` : 'stray');
+const routeName = (r: FuzzRequest): string =>
+  r.kind.startsWith('wrong-method') ? 'stray: wrong method'
+  : r.kind.startsWith('unknown-route') ? 'stray: unknown route'
+  : r.route ? `${r.route.method} ${r.route.path}`
+  : `${r.method} ${r.path.split('?')[0]}`;
 
 /** The state a refusal must not change. */
 function state(f: HubFixture): { ledger: Record<string, string[]>; pending: unknown[]; pulses: number } {
@@ -114,6 +118,10 @@ async function fire(f: HubFixture, r: FuzzRequest, opts: { app?: Hono; tag?: str
       );
     }
   }
+  if (!reads) {
+    const broken = ledgerViolations(f.h.store.ledger, f.h.services.deposit.pendingCompartments(), f.h.clock.now());
+    if (broken.length) throw new Error(`after ${a.status} ${a.code ?? ''} to ${describeRequest(r)}:\n  ${broken.join('\n  ')}`);
+  }
   return a;
 }
 
@@ -122,6 +130,8 @@ async function fireAtOnce(f: HubFixture, rs: FuzzRequest[], tag: string): Promis
   const results = await Promise.all(rs.map((r) => fire(f, r, { tag }).then(() => undefined, (err: unknown) => err as Error)));
   const real = results.filter((e): e is Error => e instanceof Error && !/changed the hub/.test(e.message));
   if (real.length) throw real[0];
+  const broken = ledgerViolations(f.h.store.ledger, f.h.services.deposit.pendingCompartments(), f.h.clock.now());
+  if (broken.length) throw new Error(`after ${rs.map(describeRequest).join('\n  and ')}:\n  ${broken.join('\n  ')}`);
 }
 
 const route = (f: HubFixture, name: string) => {
@@ -163,6 +173,15 @@ describe('every hub route under seeded random requests', () => {
       await fc.assert(
         fc.asyncProperty(fc.array(any, { minLength: 2, maxLength: 6 }), (burst) => fireAtOnce(f, burst, 'burst: ')),
         { seed: seedOf('burst'), numRuns: RUNS },
+      );
+    }));
+
+  test('concurrent bursts of well-formed requests (races between handlers)', () =>
+    withHub(async (f) => {
+      const any = fc.oneof(...f.routes.map((r) => requestFor(r, { ...f.options, wellFormedOnly: true })));
+      await fc.assert(
+        fc.asyncProperty(fc.array(any, { minLength: 2, maxLength: 6 }), (burst) => fireAtOnce(f, burst, 'well-formed burst: ')),
+        { seed: seedOf('well-formed burst'), numRuns: RUNS },
       );
     }));
 

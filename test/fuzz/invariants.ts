@@ -5,6 +5,8 @@
  */
 import * as A from '@automerge/automerge';
 import type { DocSet } from '../../shared/ledger/doc-set.js';
+import { currentCompartment, isFinished, liveCode } from '../../shared/ledger/parcel-doc.js';
+import type { ParcelLedger } from '../../shared/ledger/parcel-ledger.js';
 import { describeRequest, type FuzzRequest } from './arbitraries.js';
 
 /** Every answer must arrive within this long (plus what the request itself asks to wait). */
@@ -70,6 +72,35 @@ export async function checkAnswer(req: FuzzRequest, res: Response, ms: number): 
 export function ledgerSnapshot(docs: DocSet): Record<string, string[]> {
   const out: Record<string, string[]> = {};
   for (const id of [...docs.ids()].sort()) out[id] = [...A.getHeads(docs.get(id)!)].sort();
+  return out;
+}
+
+/**
+ * The ledger's own rules, whatever the requests did: no two unfinished parcels in one
+ * compartment, no pending deposit in a compartment that holds one, no selector on two live
+ * codes. Returns what is broken (empty: consistent).
+ */
+export function ledgerViolations(ledger: ParcelLedger, pendingCompartments: Iterable<number>, now: number): string[] {
+  const out: string[] = [];
+  const byCompartment = new Map<number, string>();
+  const bySelector = new Map<string, string>();
+  for (const d of ledger.all()) {
+    const c = currentCompartment(d);
+    if (c !== undefined && !isFinished(d, now)) {
+      const other = byCompartment.get(c);
+      if (other) out.push(`parcels ${other} and ${d.parcelId} are both in compartment ${c}`);
+      byCompartment.set(c, d.parcelId);
+    }
+    const live = liveCode(d, now);
+    if (live) {
+      const other = bySelector.get(live.selector);
+      if (other) out.push(`parcels ${other} and ${d.parcelId} both have a live code with selector ${live.selector}`);
+      bySelector.set(live.selector, d.parcelId);
+    }
+  }
+  for (const c of pendingCompartments) {
+    if (byCompartment.has(c)) out.push(`a pending deposit holds compartment ${c}, where parcel ${byCompartment.get(c)} is`);
+  }
   return out;
 }
 
