@@ -16,7 +16,7 @@ export const realTimers: Timers = {
 export interface SyncPeerStats {
   framesSent: number;
   framesReceived: number;
-  /** Bytes of binary frames, as on the wire (deflated). */
+  /** Bytes of binary frames, as on the wire (compressed). */
   bytesSent: number;
   bytesReceived: number;
   /** Sync messages (one per document per frame). */
@@ -41,7 +41,7 @@ export interface SyncPeerOptions {
   pushDelayMs?: number;
   /** Message bytes per frame. Default 4 MiB. */
   maxBatchBytes?: number;
-  /** Largest inflated frame body accepted. Default 64 MiB. */
+  /** Largest decompressed frame body accepted. Default 64 MiB. */
   maxBodyBytes?: number;
   /** After a batch from the peer was committed. */
   onReceived?(result: ReceiveResult): void;
@@ -57,7 +57,7 @@ export interface SyncPeerOptions {
  * WebSocket server (cloud) and client (hub) are thin adapters around it.
  *
  * Every frame that carries messages asks for a reply; the reply carries the receiver's
- * in-sync flags for those messages and whatever it has to say. An exchange ends with a reply
+ * acknowledgements of those messages and whatever it has to say. An exchange ends with a reply
  * that has nothing to say; `settled()` is then true on both ends.
  */
 export class SyncPeer {
@@ -107,10 +107,10 @@ export class SyncPeer {
     this.cancelTimer();
     if (this.closed) return;
     let batch = this.opts.engine.outgoing(this.opts.maxBatchBytes);
-    if (batch || probe) this.sendFrame({ wantsReply: true, ackSeq: 0, inSync: [], entries: batch?.entries ?? [] }, batch);
+    if (batch || probe) this.sendFrame({ wantsReply: true, ackSeq: 0, acks: [], entries: batch?.entries ?? [] }, batch);
     while (batch && !this.closed) {
       batch = this.opts.engine.outgoing(this.opts.maxBatchBytes);
-      if (batch) this.sendFrame({ wantsReply: true, ackSeq: 0, inSync: [], entries: batch.entries }, batch);
+      if (batch) this.sendFrame({ wantsReply: true, ackSeq: 0, acks: [], entries: batch.entries }, batch);
     }
     this.opts.onProgress?.();
   }
@@ -144,21 +144,21 @@ export class SyncPeer {
     if (body.ackSeq > 0) {
       if (!this.awaiting.has(body.ackSeq)) throw new SyncRejected('protocol_error', `Reply to frame ${body.ackSeq}, which asked for none.`);
       answered = this.awaiting.get(body.ackSeq) ?? null;
-      if ((answered?.entries.length ?? 0) !== body.inSync.length) throw new SyncRejected('protocol_error', 'The reply does not match the frame it answers.');
-    } else if (body.inSync.length > 0) {
-      throw new SyncRejected('protocol_error', 'In-sync flags outside a reply.');
+      if ((answered?.entries.length ?? 0) !== body.acks.length) throw new SyncRejected('protocol_error', 'The reply does not match the frame it answers.');
+    } else if (body.acks.length > 0) {
+      throw new SyncRejected('protocol_error', 'Acknowledgements outside a reply.');
     }
     // Everything of the frame is checked before anything of it is recorded.
-    const result = body.entries.length ? engine.receive(body.entries) : { inSync: [], changed: [] };
+    const result = body.entries.length ? engine.receive(body.entries) : { acks: [], changed: [] };
     if (body.ackSeq > 0) {
       this.awaiting.delete(body.ackSeq);
-      if (answered) engine.settle(answered, body.inSync);
+      if (answered) engine.settle(answered, body.acks);
     }
     this.stats.docsReceived += result.changed.length;
     if (result.changed.length) this.opts.onReceived?.(result);
     if (body.wantsReply) {
       const batch = engine.outgoing(this.opts.maxBatchBytes);
-      this.sendFrame({ wantsReply: batch !== null, ackSeq: this.recvSeq, inSync: result.inSync, entries: batch?.entries ?? [] }, batch);
+      this.sendFrame({ wantsReply: batch !== null, ackSeq: this.recvSeq, acks: result.acks, entries: batch?.entries ?? [] }, batch);
     }
     // Whatever did not fit in the reply follows at once.
     if (engine.pending > 0) this.schedule(0);

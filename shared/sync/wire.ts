@@ -1,6 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { deflateRawSync, inflateRawSync } from 'node:zlib';
-import type { SyncEntry } from './sync-engine.js';
+import { brotliCompressSync, brotliDecompressSync, constants as z } from 'node:zlib';
+import type { Ack, SyncEntry } from './sync-engine.js';
 import { SyncRejected } from './sync-errors.js';
 
 /**
@@ -8,11 +8,12 @@ import { SyncRejected } from './sync-errors.js';
  *
  * ```
  * frame   = kind(1) seq(8, big-endian) mac(32) payload
- * kind    = 1: payload is the body | 2: payload is the body, raw-deflated
+ * kind    = 1: payload is the body | 3: payload is the body, Brotli-compressed
  * mac     = HMAC-SHA256(sessionKey, direction(1) | kind(1) | seq(8) | payload)
- * body    = version(1)=1 flags(1) ackSeq(varint) nBits(varint) bits nEntries(varint) entry*
+ * body    = version(1)=1 flags(1) ackSeq(varint) nAcks(varint) acks nEntries(varint) entry*
  * flags   = bit 0: the sender wants a reply frame; bit 1: this frame is the reply to `ackSeq`
- * bits    = the receiver's in-sync flag for each entry of frame `ackSeq` (LSB first)
+ * acks    = 2 bits per entry of frame `ackSeq`, LSB first: 0 a message follows, 1 in sync at
+ *           your heads, 2 in sync at the union of both crossing messages (see `Ack`)
  * entry   = idLength(varint) docId(utf-8) msgLength(varint) automergeSyncMessage
  * ```
  *
@@ -23,16 +24,22 @@ export interface FrameBody {
   wantsReply: boolean;
   /** Seq of the frame this one answers, or 0. */
   ackSeq: number;
-  /** Flags for the entries of frame `ackSeq`. */
-  inSync: boolean[];
+  /** Answers for the entries of frame `ackSeq`. */
+  acks: Ack[];
   entries: SyncEntry[];
 }
 
 export type Direction = 'client' | 'server';
 const DIR: Record<Direction, number> = { client: 0x63, server: 0x73 };
 const HEADER = 1 + 8 + 32;
-/** Bodies smaller than this are not worth deflating. */
-const DEFLATE_FROM = 128;
+/** Bodies smaller than this are not worth compressing. */
+const COMPRESS_FROM = 128;
+/**
+ * Brotli at quality 5 with a 4 MiB window: measured on the sync benchmark's frames, 10-15 %
+ * smaller than zlib deflate (whose 32 KiB window cannot see the structure repeated across
+ * thousands of small documents) for ~2x deflate's time (~15 ms per MiB).
+ */
+const BROTLI = { params: { [z.BROTLI_PARAM_QUALITY]: 5, [z.BROTLI_PARAM_LGWIN]: 22 } };
 
 /** The session key both ends derive from the device secret and the two nonces. */
 export function deriveSessionKey(secret: string, clientNonce: string, serverNonce: string): Buffer {
@@ -48,11 +55,11 @@ export function sealFrame(key: Buffer, dir: Direction, seq: number, body: FrameB
   const raw = encodeBody(body);
   let kind = 1;
   let payload: Uint8Array = raw;
-  if (raw.length >= DEFLATE_FROM) {
-    const z = deflateRawSync(raw, { level: 6 });
-    if (z.length < raw.length) {
-      kind = 2;
-      payload = z;
+  if (raw.length >= COMPRESS_FROM) {
+    const packed = brotliCompressSync(raw, { ...BROTLI, params: { ...BROTLI.params, [z.BROTLI_PARAM_SIZE_HINT]: raw.length } });
+    if (packed.length < raw.length) {
+      kind = 3;
+      payload = packed;
     }
   }
   const seqBytes = Buffer.alloc(8);
@@ -73,7 +80,7 @@ export function openFrame(key: Buffer, dir: Direction, expectedSeq: number, fram
   const buf = Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength);
   if (buf.length < HEADER + 2) throw new SyncRejected('malformed_frame', 'The frame is too short.');
   const kind = buf[0]!;
-  if (kind !== 1 && kind !== 2) throw new SyncRejected('malformed_frame', `Unknown frame kind ${kind}.`);
+  if (kind !== 1 && kind !== 3) throw new SyncRejected('malformed_frame', `Unknown frame kind ${kind}.`);
   const seqBytes = buf.subarray(1, 9);
   const payload = buf.subarray(HEADER);
   const expected = mac(key, dir, kind, seqBytes, payload);
@@ -83,11 +90,11 @@ export function openFrame(key: Buffer, dir: Direction, expectedSeq: number, fram
     throw new SyncRejected('replayed_frame', `Frame ${seq} arrived where frame ${expectedSeq} was expected (replayed or reordered).`);
   }
   let raw: Uint8Array = payload;
-  if (kind === 2) {
+  if (kind === 3) {
     try {
-      raw = inflateRawSync(payload, { maxOutputLength: limits.maxBodyBytes ?? 64 * 1024 * 1024 });
+      raw = brotliDecompressSync(payload, { maxOutputLength: limits.maxBodyBytes ?? 64 * 1024 * 1024 });
     } catch {
-      throw new SyncRejected('malformed_frame', 'The frame does not inflate (corrupt or too large).');
+      throw new SyncRejected('malformed_frame', 'The frame does not decompress (corrupt or too large).');
     }
   }
   return decodeBody(raw);
@@ -106,10 +113,10 @@ export function encodeBody(b: FrameBody): Uint8Array {
   w.byte(1);
   w.byte((b.wantsReply ? 1 : 0) | (b.ackSeq > 0 ? 2 : 0));
   w.varint(b.ackSeq);
-  w.varint(b.inSync.length);
-  const bits = new Uint8Array(Math.ceil(b.inSync.length / 8));
-  b.inSync.forEach((v, i) => {
-    if (v) bits[i >> 3]! |= 1 << (i & 7);
+  w.varint(b.acks.length);
+  const bits = new Uint8Array(Math.ceil(b.acks.length / 4));
+  b.acks.forEach((v, i) => {
+    bits[i >> 2]! |= v << ((i & 3) * 2);
   });
   w.bytes(bits);
   w.varint(b.entries.length);
@@ -129,9 +136,14 @@ export function decodeBody(raw: Uint8Array): FrameBody {
     if (r.byte() !== 1) throw new Error('version');
     const flags = r.byte();
     const ackSeq = r.varint();
-    const nBits = r.varint();
-    const bits = r.take(Math.ceil(nBits / 8));
-    const inSync = Array.from({ length: nBits }, (_, i) => ((bits[i >> 3]! >> (i & 7)) & 1) === 1);
+    const nAcks = r.varint();
+    if (nAcks > raw.length * 4) throw new Error('acks');
+    const bits = r.take(Math.ceil(nAcks / 4));
+    const acks = Array.from({ length: nAcks }, (_, i) => {
+      const v = (bits[i >> 2]! >> ((i & 3) * 2)) & 3;
+      if (v === 3) throw new Error('ack');
+      return v as Ack;
+    });
     const n = r.varint();
     if (n > raw.length) throw new Error('count');
     const entries: SyncEntry[] = [];
@@ -144,7 +156,7 @@ export function decodeBody(raw: Uint8Array): FrameBody {
     }
     if (!r.done()) throw new Error('trailing');
     if (((flags & 2) !== 0) !== ackSeq > 0) throw new Error('ack');
-    return { wantsReply: (flags & 1) !== 0, ackSeq, inSync, entries };
+    return { wantsReply: (flags & 1) !== 0, ackSeq, acks, entries };
   } catch {
     throw new SyncRejected('malformed_frame', 'The batch inside the frame is malformed.');
   }

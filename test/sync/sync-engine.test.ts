@@ -48,6 +48,31 @@ describe('SyncEngine over SyncPeer (in memory)', () => {
     expect(link.b.stats.framesSent).toBe(1); // the reply with 50 in-sync flags
   });
 
+  it('messages that cross (both sides changed the same documents) need no follow-up: one message per side per document', async () => {
+    const { hub, cloud } = pair();
+    for (let i = 0; i < 20; i++) {
+      cloud.ledger.announce(`x${i}`, { carrier: 'c', trackingNumber: `T${i}`, size: 'S' });
+      hub.deposit(`x${i}`, (i % 24) + 1, String(i).padStart(3, '0'));
+    }
+    const link = new InMemoryLink(hub, cloud);
+    link.start();
+    await link.pump();
+    expect(converged(hub.docs, cloud.docs)).toBe(true);
+    expect(link.a.stats.messagesSent).toBe(20);
+    expect(link.b.stats.messagesSent).toBe(20);
+    expect(link.a.stats.framesSent + link.b.stats.framesSent).toBe(4); // two batches, two replies
+    for (const id of hub.docs.ids()) {
+      expect(peerHolds(hub.states, 'b', id, hub.docs.get(id))).toBe(true);
+      expect(peerHolds(cloud.states, 'a', id, cloud.docs.get(id))).toBe(true);
+    }
+    // And the next session has nothing to say.
+    link.close();
+    const again = new InMemoryLink(hub, cloud);
+    again.start();
+    await again.pump();
+    expect(again.a.stats.messagesSent + again.b.stats.messagesSent).toBe(0);
+  });
+
   it('a new session after a disconnect sends nothing when nothing changed, and only what changed otherwise', async () => {
     const { hub, cloud, clock } = pair();
     for (let i = 0; i < 20; i++) hub.deposit(`p${i}`, (i % 24) + 1, String(i).padStart(3, '0'));
@@ -108,7 +133,7 @@ describe('SyncEngine over SyncPeer (in memory)', () => {
     const { hub, cloud } = pair();
     const key = Buffer.alloc(32, 1);
     const frame = (seq: number, message?: Uint8Array) =>
-      sealFrame(key, 'client', seq, { wantsReply: false, ackSeq: 0, inSync: [], entries: message ? [{ docId: 'parcel:x', message }] : [] });
+      sealFrame(key, 'client', seq, { wantsReply: false, ackSeq: 0, acks: [], entries: message ? [{ docId: 'parcel:x', message }] : [] });
     const cases: [string, (l: InMemoryLink) => void][] = [
       ['malformed_sync_message', (l) => l.b.handleFrame(frame(1, new Uint8Array([0x42, 1, 2, 3, 4]))) ],
       ['replayed_frame', (l) => { const f = frame(1); l.b.handleFrame(f); l.b.handleFrame(f); }],

@@ -225,17 +225,17 @@ describe('the cloud refuses bad frames of an authenticated hub, and applies noth
 
   const cases: [string, (r: Awaited<ReturnType<typeof rogue>>) => void][] = [
     ['replayed_frame', (r) => {
-      const f = sealFrame(r.key, 'client', 1, { wantsReply: false, ackSeq: 0, inSync: [], entries: [] });
+      const f = sealFrame(r.key, 'client', 1, { wantsReply: false, ackSeq: 0, acks: [], entries: [] });
       r.ws.send(f);
       r.ws.send(f);
     }],
     ['bad_mac', (r) => {
-      const f = Buffer.from(sealFrame(r.key, 'client', 1, { wantsReply: true, ackSeq: 0, inSync: [], entries: [{ docId: 'parcel:rogue', message: validChange() }] }));
+      const f = Buffer.from(sealFrame(r.key, 'client', 1, { wantsReply: true, ackSeq: 0, acks: [], entries: [{ docId: 'parcel:rogue', message: validChange() }] }));
       f[f.length - 3]! ^= 0x10;
       r.ws.send(f);
     }],
     ['malformed_sync_message', (r) => {
-      r.ws.send(sealFrame(r.key, 'client', 1, { wantsReply: true, ackSeq: 0, inSync: [], entries: [{ docId: 'parcel:rogue', message: new Uint8Array([0x42, 0xff, 0x00, 0x13, 0x37]) }] }));
+      r.ws.send(sealFrame(r.key, 'client', 1, { wantsReply: true, ackSeq: 0, acks: [], entries: [{ docId: 'parcel:rogue', message: new Uint8Array([0x42, 0xff, 0x00, 0x13, 0x37]) }] }));
     }],
     ['malformed_frame', (r) => r.ws.send(Buffer.from([1, 2, 3]))],
   ];
