@@ -129,7 +129,8 @@ export class SyncServer {
   /** An authenticated hub: welcome, then sync until the connection ends. */
   private open(ws: WebSocket, bankId: string, secret: string, clientNonce: string, hubEpoch: string): void {
     const { store, replicas, clock, random, notifier, log } = this.opts;
-    this.sessions.get(bankId)?.ws.close(1000, 'replaced by a newer connection');
+    // One session per bank: a newer connection (the hub reconnected before the old one timed out) wins.
+    this.sessions.get(bankId)?.ws.terminate();
     const peerName = `hub:${bankId}`;
     adoptPeerEpoch(store.syncStates, peerName, hubEpoch);
     this.epoch ??= storeEpoch(store.syncStates, () => randomId(random, 16));

@@ -1,0 +1,47 @@
+import * as A from '@automerge/automerge';
+import { afterEach, describe, expect, it } from 'vitest';
+import { BankReplicas } from '../../cloud/bank-replicas.js';
+import { FAKE_HASH } from '../sync/harness.js';
+import { testCloud, type TestCloud } from './cloud-fixture.js';
+
+let cloud: TestCloud | undefined;
+afterEach(() => {
+  cloud?.close();
+  cloud = undefined;
+});
+
+describe('BankReplicas', () => {
+  it('loads banks lazily, evicts the least recently used idle one, never a pinned one', async () => {
+    cloud = await testCloud();
+    const { store, clock, random } = cloud;
+    for (const b of ['b1', 'b2', 'b3']) store.banks.add(b, 4, 0);
+    const replicas = new BankReplicas({ db: store.db, clock, random, capacity: 2 });
+    replicas.get('b1').ledger.announce('p-b1', { carrier: 'c', trackingNumber: 't', size: 'S' });
+    const pin = replicas.pin('b2');
+    replicas.get('b3');
+    replicas.get('b1');
+    replicas.get('b3');
+    // b2 is pinned: the idle ones make room instead.
+    expect(replicas.loaded()).toContain('b2');
+    expect(replicas.loaded().length).toBeLessThanOrEqual(3);
+    pin.release();
+    replicas.get('b1');
+    replicas.get('b3');
+    expect(replicas.loaded()).toEqual(['b1', 'b3']);
+    // An evicted bank reloads from the database with everything it had.
+    const again = new BankReplicas({ db: store.db, clock, random, capacity: 1 });
+    again.get('b2');
+    expect(again.get('b1').ledger.view('p-b1')?.announcement?.trackingNumber).toBe('t');
+    expect(again.loaded()).toEqual(['b1']);
+  });
+
+  it('keeps each bank’s documents apart in the shared table', async () => {
+    cloud = await testCloud();
+    const r1 = cloud.replicas.get('bank-1');
+    r1.ledger.depositAndIssue('only-in-1', { depositId: 'd', compartment: 1, courierId: 'c', size: 'S' }, { selector: '001', hash: FAKE_HASH, issuer: 'hub' });
+    const fresh = new BankReplicas({ db: cloud.store.db, clock: cloud.clock, random: cloud.random });
+    expect(fresh.get('bank-2').ledger.doc('only-in-1')).toBeUndefined();
+    const doc = fresh.get('bank-1').ledger.doc('only-in-1')!;
+    expect(A.getHeads(doc)).toEqual(A.getHeads(r1.ledger.doc('only-in-1')!));
+  });
+});
