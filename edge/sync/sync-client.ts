@@ -6,7 +6,8 @@ import { PARCEL_PREFIX, type ParcelLedger } from '../../shared/ledger/parcel-led
 import { randomId, systemClock, type Clock, type Random } from '../../shared/ports.js';
 import type { ChangeFeed } from '../../shared/sync/change-feed.js';
 import { errorSchema, newNonce, parseControl, welcomeSchema, type Hello } from '../../shared/sync/handshake.js';
-import { peerHolds, SyncEngine } from '../../shared/sync/sync-engine.js';
+import { peerHolds } from '../../shared/sync/shared-heads.js';
+import { SyncEngine } from '../../shared/sync/sync-engine.js';
 import { realTimers, SyncPeer, type SyncPeerStats, type Timers } from '../../shared/sync/sync-peer.js';
 import { adoptPeerEpoch, storeEpoch, type SyncStateStore } from '../../shared/sync/sync-state-store.js';
 import { deriveSessionKey } from '../../shared/sync/wire.js';

@@ -2,7 +2,7 @@ import * as A from '@automerge/automerge';
 import { describe, expect, it } from 'vitest';
 import { sameHeads } from '../../shared/ledger/doc-set.js';
 import { parcelDocId } from '../../shared/ledger/parcel-ledger.js';
-import { peerHolds } from '../../shared/sync/sync-engine.js';
+import { peerHolds } from '../../shared/sync/shared-heads.js';
 import { sealFrame } from '../../shared/sync/wire.js';
 import { converged, InMemoryLink, newClock, Replica } from './harness.js';
 
