@@ -30,6 +30,8 @@ export interface CloudDeps {
   commands?: BankCommandSender;
   /** Notification outbox hooks. Absent: nothing is notified. */
   notifier?: CloudNotifier;
+  /** More routes mounted on the app (e.g. demo-only inspection endpoints of other parts). */
+  routes?: Hono[];
   /** Body size limit in bytes. Default 64 KiB. */
   maxBodyBytes?: number;
   /** Where unexpected errors go (never request bodies). */
@@ -48,5 +50,6 @@ export function createCloudApp(deps: CloudDeps): Hono<AuthEnv> {
   const auth = bearerAuth(deps.store.credentials);
   app.route('/', parcelRoutes(new ParcelService(deps), auth));
   app.route('/', bankRoutes(new BankService(deps), auth));
+  for (const r of deps.routes ?? []) app.route('/', r);
   return app;
 }

@@ -3,6 +3,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { serve } from '@hono/node-server';
+import type { Hono } from 'hono';
 import { z } from 'zod';
 import { systemClock, type Clock, type Random } from '../shared/ports.js';
 import { reserveAutomergeHeap } from '../shared/sync/automerge-heap.js';
@@ -52,12 +53,35 @@ export function loadCloudConfig(env: NodeJS.ProcessEnv = process.env): CloudConf
   return r.data;
 }
 
-/** What other parts plug into the cloud (MQTT remote open, the notification outbox). */
-export interface CloudExtensions {
-  clock?: Clock;
-  random?: Random;
+/** The cloud's parts, handed to `CloudExtensions.attach` before the app is built. */
+export interface CloudParts {
+  config: CloudConfig;
+  store: CloudStore;
+  replicas: BankReplicas;
+  keys: CloudKeys;
+  clock: Clock;
+  random: Random;
+  log: (msg: string) => void;
+}
+
+/** What another part contributes (cloud/mqtt: the command transport; cloud/notify: the outbox and demo routes). */
+export interface CloudAttachment {
   commands?: BankCommandSender;
   notifier?: CloudNotifier;
+  /** Extra routes mounted on the cloud app. */
+  routes?: Hono[];
+  /** Called when the cloud stops, before the database closes. */
+  close?(): Promise<void>;
+}
+
+/** What other parts plug into the cloud. */
+export interface CloudExtensions {
+  /** Default: the system clock. */
+  clock?: Clock;
+  /** Default: crypto randomness. */
+  random?: Random;
+  /** Build the attachments from the cloud's parts (e.g. start the embedded MQTT broker). */
+  attach?: (parts: CloudParts) => CloudAttachment | Promise<CloudAttachment>;
   log?: (msg: string) => void;
 }
 
@@ -87,9 +111,11 @@ export async function startCloud(config: CloudConfig, ext: CloudExtensions = {})
   const replicas = new BankReplicas({ db: store.db, clock, random, capacity: config.bankCache });
   const admin = new BankAdmin({ store, replicas, clock, random });
   if (config.demo) await seedDemo({ store, replicas, admin, now: clock.now() });
+  const attached = (await ext.attach?.({ config, store, replicas, keys, clock, random, log })) ?? {};
+  const { commands, notifier } = attached;
 
-  const sync = new SyncServer({ store, replicas, clock, random, notifier: ext.notifier, log });
-  const app = createCloudApp({ store, replicas, clock, random, keys, presence: sync.presence, commands: ext.commands, notifier: ext.notifier, log: (err) => log(`error: ${String(err)}`) });
+  const sync = new SyncServer({ store, replicas, clock, random, notifier, log });
+  const app = createCloudApp({ store, replicas, clock, random, keys, presence: sync.presence, commands, notifier, routes: attached.routes, log: (err) => log(`error: ${String(err)}`) });
   const server = await new Promise<Server>((resolve, reject) => {
     const s = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () => resolve(s as Server)) as Server;
     s.once('error', reject);
@@ -113,6 +139,7 @@ export async function startCloud(config: CloudConfig, ext: CloudExtensions = {})
     async close() {
       await sync.close();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      await attached.close?.();
       store.close();
     },
   };

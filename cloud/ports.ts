@@ -1,13 +1,21 @@
 import type { SignedCommand } from '../shared/crypto/signed-command.js';
 import type { ParcelDoc } from '../shared/ledger/parcel-doc.js';
 
+/** A remote open, signed with the cloud's Ed25519 key. */
+export interface OpenCommand {
+  type: 'open';
+  signed: SignedCommand;
+}
+
 /**
- * Delivers a signed command to a bank's hub (over MQTT `cubby/banks/{bankId}/cmd` in the
- * real system; cloud/mqtt implements it).
+ * Reaches a bank's hub right now (MQTT `cubby/banks/{bankId}/cmd` in the real system:
+ * cloud/mqtt's `CloudMqtt` satisfies this interface as is).
  */
 export interface BankCommandSender {
   /** Resolves once the transport took the command; rejects when the bank cannot be reached now. */
-  send(bankId: string, command: SignedCommand): Promise<void>;
+  send(bankId: string, command: OpenCommand): Promise<void>;
+  /** "Sync now": used when a revocation is waiting for a hub whose sync connection is down. */
+  nudge?(bankId: string): Promise<void>;
 }
 
 /** One attempt to notify a recipient, as support sees it (never the message body). */

@@ -93,7 +93,7 @@ export class BankService {
       expiresAt: issuedAt + REMOTE_OPEN_TTL_MS,
     };
     try {
-      await commands.send(bankId, signCommand(body, keys.signing.privateKey));
+      await commands.send(bankId, { type: 'open', signed: signCommand(body, keys.signing.privateKey) });
     } catch {
       throw new BankUnreachable(bankId);
     }

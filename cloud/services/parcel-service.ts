@@ -2,7 +2,7 @@ import { BadRequest, Conflict, Forbidden, NotFound } from '../../shared/errors.j
 import { toView, type ParcelView } from '../../shared/ledger/parcel-ledger.js';
 import type { Clock } from '../../shared/ports.js';
 import type { BankReplicas } from '../bank-replicas.js';
-import type { CloudNotifier, NotificationAttempt } from '../ports.js';
+import type { BankCommandSender, BankPresence, CloudNotifier, NotificationAttempt } from '../ports.js';
 import type { AnnounceBody } from '../schemas.js';
 import type { Principal } from '../store/credential-store.js';
 import type { CloudStore } from '../store/cloud-store.js';
@@ -39,6 +39,8 @@ export interface ParcelServiceDeps {
   replicas: BankReplicas;
   clock: Clock;
   notifier?: CloudNotifier;
+  presence?: BankPresence;
+  commands?: BankCommandSender;
 }
 
 const notFound = (parcelId: string) => new NotFound(`No parcel ${parcelId} is known to you.`, 'parcel_not_found');
@@ -99,6 +101,9 @@ export class ParcelService {
     });
     if (!codeId) throw new Conflict('no_live_code', `Parcel ${parcelId} has no active code to revoke.`);
     const at = clock.now();
+    // A connected hub gets the change pushed by its sync session; one whose sync link is
+    // down (reconnecting) is nudged over MQTT to sync now.
+    if (!this.deps.presence?.online(rec.bankId)) this.deps.commands?.nudge?.(rec.bankId).catch(() => {});
     notifier?.codeRevoked?.({ parcelId, bankId: rec.bankId, codeId, reason, at });
     notifier?.parcelChanged?.({ parcelId, bankId: rec.bankId, doc: replica.ledger.doc(parcelId)!, source: 'cloud' });
     return { parcelId, codeId, revokedAt: at };

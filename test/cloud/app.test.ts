@@ -2,6 +2,8 @@ import * as A from '@automerge/automerge';
 import { afterEach, describe, expect, it } from 'vitest';
 import { verifyCommand, type SignedCommand } from '../../shared/crypto/signed-command.js';
 import { DEMO } from '../../cloud/demo-seed.js';
+import type { CloudMqtt } from '../../cloud/mqtt/cloud-mqtt.js';
+import type { BankCommandSender } from '../../cloud/ports.js';
 import { FAKE_HASH } from '../sync/harness.js';
 import { testCloud, type TestCloud } from './cloud-fixture.js';
 
@@ -18,6 +20,9 @@ const announcement = (over: Record<string, unknown> = {}) => ({
   recipient: { name: 'Ada', phone: '+4915112345678', email: 'ada@example.com', preferences: ['sms', 'email'] },
   ...over,
 });
+
+/** Compile-time: the MQTT client plugs into the cloud app as its command transport as is. */
+export const mqttIsACommandSender = (m: CloudMqtt): BankCommandSender => m;
 
 let cloud: TestCloud | undefined;
 afterEach(() => {
@@ -139,6 +144,24 @@ describe('cloud API', () => {
     expect([again.status, again.body.error.code]).toEqual([409, 'no_live_code']);
   });
 
+  it('nudges a bank whose sync link is down after a revoke, and not one that is connected', async () => {
+    const nudged: string[] = [];
+    let online = false;
+    cloud = await testCloud({
+      commands: { send: async () => {}, nudge: async (bankId) => void nudged.push(bankId) },
+      presence: { online: () => online, lastSyncAt: () => null, lastContactAt: () => null },
+    });
+    await call('/v1/parcels', { headers: CARRIER, body: announcement() });
+    const ledger = cloud.replicas.get('bank-1').ledger;
+    ledger.depositAndIssue('P-1001', { depositId: 'd1', compartment: 3, courierId: 'courier-1', size: 'M' }, { selector: '001', hash: FAKE_HASH, issuer: 'hub' });
+    await call('/v1/parcels/P-1001/revoke', { headers: SUPPORT, body: { reason: 'one' } });
+    expect(nudged).toEqual(['bank-1']);
+    online = true;
+    ledger.issueCode('P-1001', { selector: '002', hash: FAKE_HASH, issuer: 'cloud' });
+    await call('/v1/parcels/P-1001/revoke', { headers: SUPPORT, body: { reason: 'two' } });
+    expect(nudged).toEqual(['bank-1']);
+  });
+
   it('remote open: 503 without a transport; otherwise a signed, expiring, verifiable command (202)', async () => {
     cloud = await testCloud();
     const off = await call('/v1/banks/bank-1/compartments/3/open', { headers: SUPPORT, body: { reason: 'stuck parcel' } });
@@ -146,7 +169,7 @@ describe('cloud API', () => {
     cloud.close();
 
     const sent: { bankId: string; cmd: SignedCommand }[] = [];
-    cloud = await testCloud({ commands: { send: async (bankId, cmd) => void sent.push({ bankId, cmd }) } });
+    cloud = await testCloud({ commands: { send: async (bankId, cmd) => void sent.push({ bankId, cmd: cmd.signed }) } });
     const res = await call('/v1/banks/bank-1/compartments/3/open', { headers: SUPPORT, body: { reason: 'stuck parcel' } });
     expect(res.status).toBe(202);
     expect(sent).toHaveLength(1);
