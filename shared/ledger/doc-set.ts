@@ -52,11 +52,14 @@ export class DocSet {
   create<T>(id: string, init: T): A.Doc<T> {
     const existing = this.get<T>(id);
     if (existing) return existing;
-    let doc = A.init<T>({ actor: '00000000' });
-    doc = A.change(doc, { time: 0, message: `genesis ${id}` }, (d) => {
+    let genesis = A.init<T>({ actor: '00000000' });
+    genesis = A.change(genesis, { time: 0, message: `genesis ${id}` }, (d) => {
       Object.assign(d as object, init);
     });
-    doc = A.clone(doc, { actor: this.actor });
+    const doc = A.clone(genesis, { actor: this.actor });
+    // Free the throw-away genesis now: wasm handles left to the garbage collector pile up
+    // as external memory and make creating thousands of documents quadratic (GC storms).
+    A.free(genesis);
     this.storage.replace(id, A.save(doc));
     this.docs.set(id, { doc, savedHeads: A.getHeads(doc), chunks: 1 });
     return doc;
