@@ -19,6 +19,8 @@ interface Entry {
  */
 export class DocSet {
   private readonly docs = new Map<string, Entry>();
+  /** Removed documents to free when the outermost transaction commits (undefined outside one). */
+  private freeOnCommit: A.Doc<unknown>[] | undefined;
 
   constructor(
     readonly storage: DocStorage,
@@ -104,16 +106,31 @@ export class DocSet {
     entry.savedHeads = heads;
   }
 
+  /**
+   * Forget a document and release its memory: versions of it obtained earlier can still be
+   * read, but no longer changed, saved or merged.
+   */
   remove(id: string): void {
+    const entry = this.docs.get(id);
     this.storage.remove(id);
     this.docs.delete(id);
+    if (!entry) return;
+    // Automerge documents live in wasm memory that only A.free() returns promptly; left to
+    // the garbage collector, a hub that prunes thousands of parcels slows down steadily.
+    // Inside a transaction the document may come back on rollback: free it on commit.
+    if (this.freeOnCommit) this.freeOnCommit.push(entry.doc);
+    else A.free(entry.doc);
   }
 
   transaction<R>(fn: () => R): R {
+    const outermost = this.freeOnCommit === undefined;
+    if (outermost) this.freeOnCommit = [];
     // Roll the in-memory view back too when the storage transaction aborts.
     const before = new Map([...this.docs].map(([k, v]) => [k, { ...v }]));
     try {
-      return this.storage.transaction(fn);
+      const out = this.storage.transaction(fn);
+      if (outermost) for (const doc of this.freeOnCommit!) A.free(doc);
+      return out;
     } catch (err) {
       const current = new Map(this.docs);
       this.docs.clear();
@@ -124,6 +141,8 @@ export class DocSet {
         this.docs.set(k, changed ? { ...v, doc: A.clone(v.doc, { actor: this.actor }) } : v);
       }
       throw err;
+    } finally {
+      if (outermost) this.freeOnCommit = undefined;
     }
   }
 }

@@ -117,6 +117,37 @@ describe('DocSet', () => {
     expect(storage.load('c')).toBeUndefined();
   });
 
+  it('remove: a version obtained before can still be read', () => {
+    const s = new DocSet(new MemoryDocStorage(), ACTOR_A);
+    s.create<Counter>('c', { n: 0, tags: {} });
+    const held = s.change<Counter>('c', 'inc', (d) => {
+      d.n = 3;
+    });
+    s.remove('c');
+    expect(held.n).toBe(3);
+  });
+
+  it('remove inside a transaction that rolls back: the document comes back writable', () => {
+    const storage = new MemoryDocStorage();
+    const s = new DocSet(storage, ACTOR_A);
+    s.create<Counter>('c', { n: 0, tags: {} });
+    expect(() =>
+      s.transaction(() => {
+        s.transaction(() => s.remove('c'));
+        throw new Error('rollback');
+      }),
+    ).toThrow('rollback');
+    expect(s.has('c')).toBe(true);
+    s.change<Counter>('c', 'inc', (d) => {
+      d.n = 1;
+    });
+    expect(new DocSet(new MemoryDocStorage(storage.backing), ACTOR_B).get<Counter>('c')!.n).toBe(1);
+    // and removed for good when the transaction commits
+    s.transaction(() => s.remove('c'));
+    expect(s.has('c')).toBe(false);
+    expect(storage.load('c')).toBeUndefined();
+  });
+
   it('transaction: commits together, or rolls storage and memory back on a throw', () => {
     const storage = new MemoryDocStorage();
     const s = new DocSet(storage, ACTOR_A);
