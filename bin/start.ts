@@ -28,10 +28,11 @@ function run(name: string, script: string, args: string[] = []): ChildProcess {
   child.stdout!.on('data', (c: Buffer) => process.stdout.write(prefix(c)));
   child.stderr!.on('data', (c: Buffer) => process.stderr.write(prefix(c)));
   child.on('exit', (code, signal) => {
-    if (!stopping) {
-      process.stderr.write(`[${name}] exited (${signal ?? code}); stopping the demo.\n`);
-      void stop(1);
-    }
+    if (stopping) return;
+    // The others keep running: a hub without its cloud is a normal state (offline), and so
+    // is a cloud without hubs. Ctrl-C stops everything.
+    process.stderr.write(`[${name}] exited (${signal ?? code}); the other processes keep running.\n`);
+    if (children.every((c) => c.exitCode !== null || c.signalCode !== null)) void stop(1);
   });
   children.push(child);
   return child;

@@ -16,6 +16,8 @@ import type { BankCommandSender, CloudNotifier } from './ports.js';
 import { writeProvisioning } from './provision.js';
 import { openCloudStore, type CloudStore } from './store/cloud-store.js';
 import { SyncServer } from './sync/sync-server.js';
+import { attachMqtt, mqttSettingsFromEnv } from './mqtt/attach-mqtt.js';
+import { exitWithSupervisor } from '../adapters/process/supervisor.js';
 
 /** The cloud's configuration, from the environment, validated once. */
 export const cloudConfigSchema = z.object({
@@ -72,6 +74,25 @@ export interface CloudAttachment {
   routes?: Hono[];
   /** Called when the cloud stops, before the database closes. */
   close?(): Promise<void>;
+  /** The MQTT URL hubs should use (written into provisioning files). */
+  mqttUrl?: string;
+}
+
+/** Several attachments as one: later ones add routes; the first `commands`/`notifier`/`mqttUrl` given wins. */
+export function combineAttachments(...attachers: Array<(parts: CloudParts) => CloudAttachment | Promise<CloudAttachment>>): (parts: CloudParts) => Promise<CloudAttachment> {
+  return async (parts) => {
+    const all: CloudAttachment[] = [];
+    for (const a of attachers) all.push(await a(parts));
+    return {
+      commands: all.find((a) => a.commands)?.commands,
+      notifier: all.find((a) => a.notifier)?.notifier,
+      mqttUrl: all.find((a) => a.mqttUrl)?.mqttUrl,
+      routes: all.flatMap((a) => a.routes ?? []),
+      async close() {
+        for (const a of [...all].reverse()) await a.close?.();
+      },
+    };
+  };
 }
 
 /** What other parts plug into the cloud. */
@@ -125,7 +146,7 @@ export async function startCloud(config: CloudConfig, ext: CloudExtensions = {})
   const url = `http://${config.host}:${port}`;
   if (config.demo) {
     for (const bank of DEMO_BANKS) {
-      writeProvisioning(config.dataDir, { store, replicas, keys, random }, { bankId: bank.bankId, deviceSecret: bank.deviceSecret, cloudUrl: url, mqttUrl: config.mqttUrl });
+      writeProvisioning(config.dataDir, { store, replicas, keys, random }, { bankId: bank.bankId, deviceSecret: bank.deviceSecret, cloudUrl: url, mqttUrl: attached.mqttUrl ?? config.mqttUrl });
     }
   }
   return {
@@ -149,7 +170,7 @@ export async function startCloud(config: CloudConfig, ext: CloudExtensions = {})
 export async function main(_args: string[]): Promise<void> {
   const config = loadCloudConfig();
   const say = (msg: string) => process.stdout.write(`[cloud] ${msg}\n`);
-  const cloud = await startCloud(config, { log: say });
+  const cloud = await startCloud(config, { log: say, attach: combineAttachments((parts) => attachMqtt(parts, mqttSettingsFromEnv())) });
   say(`API on ${cloud.url}, hub sync on ${cloud.url.replace('http', 'ws')}/v1/sync, data in ${config.dataDir}`);
   if (config.demo) {
     say(`demo: carrier token ${DEMO.carrierToken}, support token ${DEMO.supportToken}; banks ${DEMO_BANKS.map((b) => b.bankId).join(', ')}; provisioning in ${join(config.dataDir, 'provision')}`);
@@ -159,6 +180,7 @@ export async function main(_args: string[]): Promise<void> {
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
+  exitWithSupervisor(stop);
 }
 
 const entry = process.argv[1] ?? '';

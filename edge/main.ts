@@ -12,6 +12,7 @@ import { cryptoRandom, startHub } from './hub-runtime.js';
 import type { Connectivity } from './hub-services.js';
 import { attachSync } from './sync-wiring.js';
 import { exitWithSupervisor } from '../adapters/process/supervisor.js';
+import { reserveAutomergeHeap } from '../shared/sync/automerge-heap.js';
 
 const log = (bankId: string) => (msg: string) => process.stdout.write(`[${bankId}] ${msg}\n`);
 
@@ -22,6 +23,8 @@ const log = (bankId: string) => (msg: string) => process.stdout.write(`[${bankId
  */
 export async function main(args: string[]): Promise<void> {
   const config = loadHubConfig(args);
+  // Grow Automerge's wasm heap once, not 64 KiB at a time (each grow costs a full GC).
+  reserveAutomergeHeap(64);
   const say = log(config.bankId);
   const { provision, configDoc } = readProvision(config.dataDir, config.bankId);
   if (!provision) {
@@ -85,8 +88,9 @@ export async function main(args: string[]): Promise<void> {
   say(`hub of ${config.bankId} (${config.model}) on ${hub.url}  cloud: ${cloudUrl ?? 'none (standalone)'}  mqtt: ${mqttUrl ?? 'none'}`);
   const stop = async (): Promise<void> => {
     offPeople();
-    await mqtt?.stop().catch(() => {});
-    await sync?.stop();
+    // The cloud may be stopping at the same moment: never wait on it for long.
+    const bounded = (p: Promise<unknown> | undefined) => Promise.race([p?.catch(() => {}), new Promise((r) => setTimeout(r, 1500).unref())]);
+    await Promise.all([bounded(mqtt?.stop()), bounded(sync?.stop())]);
     await hub.close();
     await sim.close();
   };
