@@ -39,6 +39,13 @@ export interface CloudNotifier {
    * deposit whose code is sealed for delivery, a pickup), `'cloud'` for the cloud's own changes.
    */
   parcelChanged?(e: { parcelId: string; bankId: string; doc: ParcelDoc; source: 'hub' | 'cloud' }): void;
+  /**
+   * A hub's version of a parcel document is being committed. Unlike the other hooks this is
+   * called INSIDE the SQLite transaction that stores the document (the cloud database), so
+   * rows it writes to that database commit or roll back with the document — the outbox
+   * queues a fresh hub-issued code here. It must not throw and must do no other I/O.
+   */
+  parcelReceived?(e: { parcelId: string; bankId: string; doc: ParcelDoc }): void;
   /** Support revoked a code. */
   codeRevoked?(e: { parcelId: string; bankId: string; codeId: string; reason: string; at: number }): void;
   /** Attempts so far, newest last, for `GET /v1/parcels/:id`. */

@@ -146,6 +146,7 @@ export class SyncServer {
         if (!docId.startsWith(PARCEL_PREFIX)) return;
         replica.ledger.receive(docId, doc as A.Doc<ParcelDoc>);
         store.parcels.noteSeen(docId.slice(PARCEL_PREFIX.length), bankId, clock.now());
+        notifier?.parcelReceived?.({ parcelId: docId.slice(PARCEL_PREFIX.length), bankId, doc: doc as A.Doc<ParcelDoc> });
       },
     });
     let wasSettled = false;
