@@ -12,12 +12,14 @@ import { BankAdmin } from './bank-admin.js';
 import { BankReplicas } from './bank-replicas.js';
 import { DEMO, DEMO_BANKS, seedDemo } from './demo-seed.js';
 import { loadOrCreateKeys, type CloudKeys } from './keys.js';
-import type { BankCommandSender, CloudNotifier } from './ports.js';
+import type { BankCommandSender, BankPresence, CloudNotifier } from './ports.js';
 import { writeProvisioning } from './provision.js';
 import { openCloudStore, type CloudStore } from './store/cloud-store.js';
 import { SyncServer } from './sync/sync-server.js';
 import { attachMqtt, mqttSettingsFromEnv } from './mqtt/attach-mqtt.js';
 import { exitWithSupervisor } from '../adapters/process/supervisor.js';
+import { loadNotifyConfig } from './notify/outbox/notify-config.js';
+import { attachNotifications } from './notify/outbox/notify-system.js';
 
 /** The cloud's configuration, from the environment, validated once. */
 export const cloudConfigSchema = z.object({
@@ -72,6 +74,8 @@ export interface CloudAttachment {
   notifier?: CloudNotifier;
   /** Extra routes mounted on the cloud app. */
   routes?: Hono[];
+  /** Called once the cloud listens, with its URL and the sync server's presence. */
+  started?(cloud: { url: string; presence: BankPresence }): void | Promise<void>;
   /** Called when the cloud stops, before the database closes. */
   close?(): Promise<void>;
   /** The MQTT URL hubs should use (written into provisioning files). */
@@ -88,6 +92,9 @@ export function combineAttachments(...attachers: Array<(parts: CloudParts) => Cl
       notifier: all.find((a) => a.notifier)?.notifier,
       mqttUrl: all.find((a) => a.mqttUrl)?.mqttUrl,
       routes: all.flatMap((a) => a.routes ?? []),
+      async started(cloud) {
+        for (const a of all) await a.started?.(cloud);
+      },
       async close() {
         for (const a of [...all].reverse()) await a.close?.();
       },
@@ -144,6 +151,7 @@ export async function startCloud(config: CloudConfig, ext: CloudExtensions = {})
   sync.attach(server);
   const port = (server.address() as AddressInfo).port;
   const url = `http://${config.host}:${port}`;
+  await attached.started?.({ url, presence: sync.presence });
   if (config.demo) {
     for (const bank of DEMO_BANKS) {
       writeProvisioning(config.dataDir, { store, replicas, keys, random }, { bankId: bank.bankId, deviceSecret: bank.deviceSecret, cloudUrl: url, mqttUrl: attached.mqttUrl ?? config.mqttUrl });
@@ -170,7 +178,14 @@ export async function startCloud(config: CloudConfig, ext: CloudExtensions = {})
 export async function main(_args: string[]): Promise<void> {
   const config = loadCloudConfig();
   const say = (msg: string) => process.stdout.write(`[cloud] ${msg}\n`);
-  const cloud = await startCloud(config, { log: say, attach: combineAttachments((parts) => attachMqtt(parts, mqttSettingsFromEnv())) });
+  const notify = loadNotifyConfig(process.env);
+  const cloud = await startCloud(config, {
+    log: say,
+    attach: combineAttachments(
+      (parts) => attachMqtt(parts, mqttSettingsFromEnv()),
+      (parts) => attachNotifications(parts, notify),
+    ),
+  });
   say(`API on ${cloud.url}, hub sync on ${cloud.url.replace('http', 'ws')}/v1/sync, data in ${config.dataDir}`);
   if (config.demo) {
     say(`demo: carrier token ${DEMO.carrierToken}, support token ${DEMO.supportToken}; banks ${DEMO_BANKS.map((b) => b.bankId).join(', ')}; provisioning in ${join(config.dataDir, 'provision')}`);

@@ -1,12 +1,20 @@
 import { z } from 'zod';
 import { bankIdSchema, parcelIdSchema, sizeSchema } from '../shared/ids.js';
+import { EMAIL_HINT, PHONE_HINT, tryEmail, tryPhone } from './notify/outbox/contact-input.js';
 
 /**
- * Minimal contact validation at entry. cloud/notify/contacts.ts normalises numbers with
- * libphonenumber later; this only keeps obviously wrong contacts out.
+ * Contacts are validated and normalised at entry (cloud/notify/outbox/contact-input.ts):
+ * a phone number in international form, checked against the numbering plan, stored as E.164
+ * (`+49 151 1234 5678` -> `+4915112345678`); an e-mail address trimmed, domain lower-cased.
  */
-export const phoneSchema = z.string().regex(/^\+[1-9][0-9]{6,14}$/, 'give the phone number in international form, like +4915112345678');
-export const emailSchema = z.email('give an e-mail address like name@example.com').max(254);
+export const phoneSchema = z
+  .string()
+  .max(40)
+  .transform((s, ctx) => tryPhone(s) ?? (ctx.addIssue({ code: 'custom', message: PHONE_HINT }), z.NEVER));
+export const emailSchema = z
+  .string()
+  .max(254)
+  .transform((s, ctx) => tryEmail(s) ?? (ctx.addIssue({ code: 'custom', message: EMAIL_HINT }), z.NEVER));
 export const channelSchema = z.enum(['sms', 'email', 'push']);
 
 export const recipientSchema = z

@@ -1,0 +1,135 @@
+import { generateCode } from '../../../shared/codes/format.js';
+import { Argon2CodeHasher, DEFAULT_ARGON2, type Argon2Params } from '../../../shared/codes/hasher.js';
+import { seal } from '../../../shared/crypto/sealed-box.js';
+import { Conflict, NotFound } from '../../../shared/errors.js';
+import { codesNewestFirst, currentCompartment, isFinished, liveCode, type ParcelDoc } from '../../../shared/ledger/parcel-doc.js';
+import { DEFAULT_CODE_TTL_MS } from '../../../shared/ledger/parcel-ledger.js';
+import type { Clock, Random } from '../../../shared/ports.js';
+import type { BankReplicas } from '../../bank-replicas.js';
+import type { CloudStore } from '../../store/cloud-store.js';
+import type { ChannelName } from '../channels/channel.js';
+import type { Outbox } from './outbox.js';
+import type { OutboxRow } from './outbox-store.js';
+
+/** What {@link CloudCodeIssuer} needs. */
+export interface CloudCodeIssuerDeps {
+  store: CloudStore;
+  replicas: BankReplicas;
+  outbox: Outbox;
+  /** The cloud's X25519 public key: a cloud-issued code is sealed to it for the outbox. */
+  sealPublicKey: string;
+  clock: Clock;
+  random: Random;
+  /** argon2id cost of cloud-issued codes. Default DESIGN.md's (19 MiB, t=2). */
+  hashParams?: Argon2Params;
+}
+
+/** One issuance request. */
+export interface IssueRequest {
+  bankId: string;
+  parcelId: string;
+  /** Audit actor, e.g. `cloud:support:agent-7`. */
+  actor: string;
+  /** Why (audited; the old code's rows are superseded with it). */
+  reason: string;
+  /** Deliver on this channel only. */
+  only?: ChannelName;
+  /** Hold: the message is not sent before this time. */
+  notBefore?: number;
+  /** More writes in the same transaction, once the code exists. */
+  within?: (codeId: string, row: OutboxRow | undefined) => void;
+}
+
+/** What an issuance did. */
+export interface Issued {
+  codeId: string;
+  /** The first outbox row, absent when no channel can reach the recipient. */
+  row?: OutboxRow;
+  /** The code it replaced. */
+  replaced?: string;
+}
+
+/**
+ * Cloud-side code issuance (resend, contact change): a code from `generateCode` with the
+ * bank's live selectors, hashed with argon2id and the bank's pepper from the cloud key
+ * store (so the hub verifies it offline like its own), written to the parcel document (the
+ * hub gets it with the next sync) — replacing the live code in the same change — and queued
+ * in the outbox sealed to the cloud's own key, all in ONE transaction. The plaintext exists
+ * only inside this call.
+ */
+export class CloudCodeIssuer {
+  private readonly hashers = new Map<string, Argon2CodeHasher>();
+
+  constructor(private readonly deps: CloudCodeIssuerDeps) {}
+
+  /** Throws `NotFound` / `Conflict` (`not_deposited`, `parcel_finished`) when there is nothing to issue for. */
+  check(bankId: string, parcelId: string): void {
+    const doc = this.deps.replicas.get(bankId).ledger.doc(parcelId);
+    if (!doc) throw new NotFound(`No parcel ${parcelId} is known to you.`, 'parcel_not_found');
+    if (!doc.deposit) throw new Conflict('not_deposited', `Parcel ${parcelId} is not in a compartment yet; its code is sent when the courier deposits it.`);
+    if (isFinished(doc, this.deps.clock.now())) throw new Conflict('parcel_finished', `Parcel ${parcelId} was already picked up or returned; there is nothing to open.`);
+  }
+
+  async issue(req: IssueRequest): Promise<Issued> {
+    const { replicas, outbox, clock, random } = this.deps;
+    const replica = replicas.get(req.bankId);
+    this.check(req.bankId, req.parcelId);
+    const hasher = this.hasher(req.bankId);
+    for (let tries = 0; tries < 5; tries++) {
+      const code = generateCode(random, (s) => replica.ledger.selectorTaken(s));
+      const hash = await hasher.hash(code);
+      const sealed = seal(code.display, this.deps.sealPublicKey);
+      const done = replica.docs.transaction((): Issued | undefined => {
+        // The hash took a while: another issuance may have taken the selector, or the parcel left.
+        this.check(req.bankId, req.parcelId);
+        if (replica.ledger.selectorTaken(code.selector)) return undefined;
+        const now = clock.now();
+        const doc = replica.ledger.doc(req.parcelId)!;
+        const replaced = liveCode(doc, now)?.codeId;
+        const expiresAt = this.expiryFor(doc, now);
+        const codeId = replica.ledger.issueCode(req.parcelId, { selector: code.selector, hash, issuer: 'cloud', expiresAt });
+        for (const old of Object.keys(doc.codes)) outbox.supersedeCode(old, req.reason);
+        const row = outbox.enqueueCode({
+          parcelId: req.parcelId,
+          bankId: req.bankId,
+          codeId,
+          sealed,
+          expiresAt,
+          compartment: currentCompartment(doc),
+          notBefore: req.notBefore,
+          only: req.only,
+        });
+        replica.audit.append({
+          type: 'code_issued',
+          actor: req.actor,
+          parcelId: req.parcelId,
+          detail: `${req.reason}; ${row ? `sent by ${row.channel} to ${row.destinationMasked}` : 'no channel can reach the recipient'}`,
+        });
+        req.within?.(codeId, row);
+        return { codeId, row, replaced };
+      });
+      if (done) return done;
+    }
+    throw new Conflict('no_free_selector', `Bank ${req.bankId} has no free code selector right now; try again in a minute.`);
+  }
+
+  /**
+   * A new code keeps the parcel's deadline (72 h after deposit by default): the expiry of the
+   * newest code when it lies ahead, else the deposit's deadline, else a fresh TTL from now.
+   */
+  private expiryFor(doc: ParcelDoc, now: number): number {
+    const newest = codesNewestFirst(doc)[0];
+    if (newest && newest.expiresAt > now) return newest.expiresAt;
+    const fromDeposit = (doc.deposit?.at ?? now) + DEFAULT_CODE_TTL_MS;
+    return fromDeposit > now ? fromDeposit : now + DEFAULT_CODE_TTL_MS;
+  }
+
+  private hasher(bankId: string): Argon2CodeHasher {
+    let h = this.hashers.get(bankId);
+    if (!h) {
+      h = new Argon2CodeHasher(this.deps.store.keys.pepper(bankId, this.deps.random), this.deps.hashParams ?? DEFAULT_ARGON2);
+      this.hashers.set(bankId, h);
+    }
+    return h;
+  }
+}
