@@ -2,6 +2,7 @@ import { SqliteSyncStateStore } from '../adapters/sqlite/sync-state-store.js';
 import type { Clock } from '../shared/ports.js';
 import type { Connectivity } from './hub-services.js';
 import type { HubStore } from './store/hub-store.js';
+import type { BackoffOptions } from './sync/backoff.js';
 import { SyncClient } from './sync/sync-client.js';
 
 /** Finished parcels and old audit days stay on the hub this long after the cloud has them. */
@@ -27,6 +28,8 @@ export function attachSync(opts: {
   clock: Clock;
   log?: (msg: string) => void;
   pruneEveryMs?: number;
+  /** Reconnect backoff of the sync client. Default 500 ms doubling to 30 s (tests pass shorter). */
+  backoff?: BackoffOptions;
 }): HubSync {
   const { store } = opts;
   const client = new SyncClient({
@@ -39,6 +42,7 @@ export function attachSync(opts: {
     feed: store.feed,
     clock: opts.clock,
     log: opts.log,
+    backoff: opts.backoff,
   });
   client.start();
   const prune = setInterval(() => {
