@@ -1,6 +1,7 @@
 import * as A from '@automerge/automerge';
 import { describe, expect, it } from 'vitest';
 import { DocSet, concat, sameHeads } from '../../../shared/ledger/doc-set.js';
+import { SeededRandom } from '../../../shared/ports.js';
 import { MemoryDocStorage } from '../../../shared/storage/doc-storage.js';
 
 interface Counter {
@@ -49,7 +50,7 @@ describe('DocSet', () => {
     const last = A.getHistory(doc).at(-1)!.change;
     expect(last.actor).toBe(ACTOR_A);
     expect(last.time).toBe(Date.UTC(2026, 0, 1, 12) / 1000);
-    expect(storage.load('c')).toHaveLength(2); // genesis snapshot + one incremental chunk
+    expect(storage.load('c')).toHaveLength(1); // a small document is rewritten as one snapshot
     const reloaded = new DocSet(new MemoryDocStorage(storage.backing), ACTOR_B);
     expect(reloaded.get<Counter>('c')).toEqual({ n: 1, tags: {} });
     expect(sameHeads(A.getHeads(reloaded.get('c')!), A.getHeads(doc))).toBe(true);
@@ -60,10 +61,13 @@ describe('DocSet', () => {
     expect(() => s.change('nope', 'x', () => {})).toThrow(/no document/);
   });
 
-  it('compacts into one snapshot after 16 chunks, loading to the same document', () => {
+  it('a large document grows by incremental chunks and is compacted after 16, loading to the same document', () => {
     const storage = new MemoryDocStorage();
     const s = new DocSet(storage, ACTOR_A);
-    s.create<Counter>('c', { n: 0, tags: {} });
+    // ~20 KB of incompressible content: past the size below which every change is a full snapshot.
+    const blob = Buffer.from(new SeededRandom(1).bytes(15_000)).toString('base64');
+    s.create<Counter & { blob: A.ImmutableString }>('c', { n: 0, tags: {}, blob: new A.ImmutableString(blob) });
+    expect(storage.sizeBytes()).toBeGreaterThan(8 * 1024);
     const lengths: number[] = [];
     for (let i = 1; i <= 40; i++) {
       s.change<Counter>('c', 'inc', (d) => {
@@ -76,6 +80,19 @@ describe('DocSet', () => {
     const reloaded = new DocSet(new MemoryDocStorage(storage.backing), ACTOR_B);
     expect(reloaded.get<Counter>('c')!.n).toBe(40);
     expect(A.getHeads(reloaded.get('c')!)).toEqual(A.getHeads(s.get('c')!));
+  });
+
+  it('a small document is always one snapshot, whatever its history', () => {
+    const storage = new MemoryDocStorage();
+    const s = new DocSet(storage, ACTOR_A);
+    s.create<Counter>('c', { n: 0, tags: {} });
+    for (let i = 1; i <= 20; i++) {
+      s.change<Counter>('c', 'inc', (d) => {
+        d.n = i;
+      });
+      expect(storage.load('c')).toHaveLength(1);
+    }
+    expect(new DocSet(new MemoryDocStorage(storage.backing), ACTOR_B).get<Counter>('c')!.n).toBe(20);
   });
 
   it('put: an unchanged version writes nothing', () => {
