@@ -11,6 +11,7 @@ const commands: Record<string, () => Promise<{ main(args: string[]): Promise<voi
   cloud: () => import('../cloud/main.js'),
   edge: () => import('../edge/main.js'),
   tech: () => import('../edge/tech-cli/main.js'),
+  support: () => import('../cloud/support-cli/main.js'),
 };
 
 const load = command ? commands[command] : undefined;

@@ -150,8 +150,13 @@ export function channelOrPreferences(f: ParcelFacts): Finding {
     ev.push({ at: live.issuedAt, text: 'the live code was never queued for delivery' });
   }
   const d = delivered(rows);
-  const untried = f.usableChannels.find((ch) => !rows.some((r) => r.channel === ch)) ?? (f.contact.email ? 'email' : f.contact.phone ? 'sms' : undefined);
-  let action = untried ? `resend on another channel: ${untried}` : 'correct the preferences and rotate';
+  const c = f.contact;
+  const reachable = f.configuredChannels.filter((ch) => (ch === 'sms' ? !!c.phone : ch === 'email' ? !!c.email : !!(c.phone ?? c.email)));
+  const tried = (ch: string) => rows.some((r) => r.channel === ch);
+  const untried = f.usableChannels.find((ch) => !tried(ch)) ?? reachable.find((ch) => !tried(ch));
+  let action = untried
+    ? `resend on another channel: ${untried}`
+    : `correct the preferences and rotate: add another phone number or e-mail address (PATCH /v1/recipients/${f.parcelId})`;
   if (d) action = `nothing to resend: ${checkThere(d)}; fix the preferences if the first channel keeps failing`;
   return finding('channel_or_preferences', holds, ev, action);
 }
