@@ -43,14 +43,19 @@ export function installErrorHandling(app: Hono<any>, opts: { maxBodyBytes: numbe
   app.notFound((c) => c.json(errorBody('not_found', `No route for ${c.req.method} ${c.req.path}.`), 404));
 }
 
-/** Read and validate a JSON body. Wrong content type, broken JSON and schema errors are 400s. */
-export async function jsonBody<S extends z.ZodType>(c: Context, schema: S): Promise<z.infer<S>> {
+/** 400 `unsupported_content_type` unless the request says its body is `application/json`. */
+function requireJsonType(c: Context): void {
   // The media type itself, parameters (charset) aside: a substring test let "application/jsonp"
   // or "text/plain; x=application/json" through.
   const type = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
   if (type !== 'application/json') {
     throw new BadRequest('Send the body as JSON with "Content-Type: application/json".', 'unsupported_content_type');
   }
+}
+
+/** Read and validate a JSON body. Wrong content type, broken JSON and schema errors are 400s. */
+export async function jsonBody<S extends z.ZodType>(c: Context, schema: S): Promise<z.infer<S>> {
+  requireJsonType(c);
   let raw: unknown;
   try {
     raw = JSON.parse(await c.req.text());
@@ -62,7 +67,7 @@ export async function jsonBody<S extends z.ZodType>(c: Context, schema: S): Prom
   return parsed.data;
 }
 
-/** A body that may be empty (`{}` when absent). */
+/** A body that may be empty (`{}` when absent); one that is there must be JSON, as for {@link jsonBody}. */
 export async function optionalJsonBody<S extends z.ZodType>(c: Context, schema: S): Promise<z.infer<S>> {
   const text = await c.req.text();
   if (text.trim() === '') {
@@ -70,6 +75,7 @@ export async function optionalJsonBody<S extends z.ZodType>(c: Context, schema: 
     if (!parsed.success) throw new BadRequest(describeZodError(parsed.error), 'invalid_input');
     return parsed.data;
   }
+  requireJsonType(c);
   let raw: unknown;
   try {
     raw = JSON.parse(text);
