@@ -24,6 +24,8 @@ import { TEST_ARGON2 } from '../../shared/codes/hasher.js';
 import { configDocId } from '../../shared/ledger/bank-config.js';
 import { ManualClock, SeededRandom, type Clock } from '../../shared/ports.js';
 import { waitUntil } from '../support/board.js';
+import { seal } from '../../shared/crypto/sealed-box.js';
+import { FAKE_HASH } from '../sync/harness.js';
 import { AUDITOR, COURIER, TECHNICIAN, putParcelIn, startTestHub, type TestHub } from '../support/hub.js';
 
 export const BANK = 'bank-1';
@@ -46,6 +48,8 @@ export interface SystemOptions {
   runtime?: NotifyRuntimeOptions;
   /** Operational log lines of the cloud (asserted to hold no code or contact). */
   log?: string[];
+  /** Reuse this data directory (a restart); default a fresh temp dir. */
+  dataDir?: string;
 }
 
 /** A JSON answer. */
@@ -71,11 +75,14 @@ export interface TestSystem {
   deposit(parcelId: string, size?: 'S' | 'M' | 'L'): Promise<{ compartment: number }>;
   /** Wait (real time) until `cond` holds. */
   until(cond: () => boolean, what: string, ms?: number): Promise<void>;
-  close(): Promise<void>;
+  /** The data directory (keys, database). */
+  dataDir: string;
+  /** Stop everything; `keepData` leaves the data directory for a restart. */
+  close(opts?: { keepData?: boolean }): Promise<void>;
 }
 
 export async function startSystem(opts: SystemOptions = {}): Promise<TestSystem> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'cubby-system-'));
+  const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'cubby-system-'));
   const clock = opts.clock ?? new ManualClock(Date.UTC(2026, 0, 5, 8));
   const random = new SeededRandom(Math.floor(Math.random() * 2 ** 31));
   let notify: NotifySystem | undefined;
@@ -148,11 +155,12 @@ export async function startSystem(opts: SystemOptions = {}): Promise<TestSystem>
       return { compartment };
     },
     until: (cond, what, ms = 10_000) => waitUntil(cond, what, ms),
-    async close() {
+    dataDir,
+    async close(o = {}) {
       await hubSync?.stop();
       await hub?.close();
       await cloud.close();
-      rmSync(dataDir, { recursive: true, force: true });
+      if (!o.keepData) rmSync(dataDir, { recursive: true, force: true });
     },
   };
   return sys;
@@ -163,4 +171,28 @@ export function codeIn(body: string): string {
   const m = /code (\d{3}-\d{6})/.exec(body);
   if (!m) throw new Error('no pickup code in the message');
   return m[1]!;
+}
+
+/**
+ * A hub-issued code as the sync server commits it, without a hub: the deposit and the code
+ * (sealed to the cloud's key) written to the cloud's replica, the registry noting the parcel
+ * and the notifier's in-transaction hook, in ONE transaction — what `SyncServer` does for a
+ * document a hub sent. Returns the plaintext (the test plays the recipient's phone).
+ */
+export function hubIssuedCode(s: TestSystem, parcelId: string, opts: { compartment?: number; selector?: string; fail?: boolean } = {}): { code: string; codeId: string } {
+  const replica = s.cloud.replicas.get(BANK);
+  const selector = opts.selector ?? String(100 + Math.floor(Math.random() * 900));
+  const code = `${selector}-${String(Math.floor(Math.random() * 1e6)).padStart(6, '0')}`;
+  const codeId = replica.docs.transaction(() => {
+    const id = replica.ledger.depositAndIssue(
+      parcelId,
+      { depositId: `d-${parcelId}`, compartment: opts.compartment ?? 1, courierId: COURIER.id, size: 'S' },
+      { selector, hash: FAKE_HASH, issuer: 'hub', sealed: seal(code, s.cloud.keys.seal.publicKey) },
+    );
+    s.cloud.store.parcels.noteSeen(parcelId, BANK, s.clock.now());
+    s.notify.notifier.parcelReceived({ parcelId, bankId: BANK, doc: replica.ledger.doc(parcelId)! });
+    if (opts.fail) throw new Error('the commit fails');
+    return id;
+  });
+  return { code, codeId };
 }
