@@ -8,7 +8,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
 import { AUDITOR, COURIER, TECHNICIAN, startTestHub, type TestHub } from '../support/hub.js';
-import { jsonError, techCli, type TechCli } from './tech-cli.js';
+import { hasScript, jsonError, runOnTerminal, techCli, type TechCli } from './tech-cli.js';
 
 let t: TestHub | undefined;
 let cli: TechCli | undefined;
@@ -48,6 +48,15 @@ describe('cubby tech: access', () => {
     expect(status).toMatchObject({ bankId: t.bankId, board: { connected: true }, link: { online: false, lastSyncAt: null } });
     expect(status.compartments).toHaveLength(4);
     expect(t.store.audit.since(0).filter((e) => e.type === 'tech_login')).toEqual([expect.objectContaining({ actor: `tech:${TECHNICIAN.id}` })]);
+  });
+
+  test.skipIf(!hasScript)('on a terminal the secret is typed without echo (backspace edits it)', async () => {
+    const { t, cli } = await hubAndCli();
+    const r = await runOnTerminal(['login', '--hub', t.url, '--id', TECHNICIAN.id], cli.configDir, `Secret for ${TECHNICIAN.id}: `, `${TECHNICIAN.secret}X\x7f\r`);
+    expect(r.screen).toContain(`Logged in to ${t.url} as ${TECHNICIAN.id} (technician)`);
+    expect(r.code).toBe(0);
+    expect(r.screen).not.toContain(TECHNICIAN.secret);
+    expect(r.screen).not.toContain('*');
   });
 
   test('an auditor reads status, events and export, but is refused an open (exit 4, no lock pulsed)', async () => {

@@ -10,7 +10,7 @@
  * const s = await cli.json(['status']);
  * ```
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -94,4 +94,40 @@ export async function techCli(hub: string): Promise<TechCli> {
 export function jsonError(r: CliResult): { code: string; message: string; status: number; [k: string]: unknown } {
   const line = r.stderr.trim().split('\n').filter((l) => l.startsWith('{')).at(-1) ?? r.stderr;
   return (JSON.parse(line) as { error: { code: string; message: string; status: number } }).error;
+}
+
+/** util-linux `script` gives a child a real terminal (for the no-echo secret prompt). */
+export const hasScript = spawnSync('script', ['--version'], { stdio: 'ignore' }).status === 0;
+
+/**
+ * Run `cubby tech <args>` on a pseudo-terminal (through `script`), typing `answer` once
+ * `prompt` appears. Resolves with everything the terminal showed.
+ */
+export function runOnTerminal(args: string[], configDir: string, prompt: string, answer: string, timeoutMs = 20_000): Promise<{ code: number; screen: string }> {
+  const command = ['node', BIN, 'tech', ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
+  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('CUBBY_'))) as Record<string, string>;
+  const child = spawn('script', ['-qec', command, '/dev/null'], { cwd: REPO, env: { ...clean, CUBBY_CONFIG_DIR: configDir }, stdio: ['pipe', 'pipe', 'pipe'] });
+  let screen = '';
+  let typed = false;
+  const onOutput = (c: Buffer): void => {
+    screen += c.toString();
+    if (!typed && screen.includes(prompt)) {
+      typed = true;
+      child.stdin.write(answer);
+    }
+  };
+  child.stdout.on('data', onOutput);
+  child.stderr.on('data', onOutput);
+  return new Promise((resolvePromise, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`cubby ${args.join(' ')} on a terminal did not finish in ${timeoutMs} ms; screen: ${screen}`));
+    }, timeoutMs);
+    child.once('error', reject);
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      child.stdin.destroy();
+      resolvePromise({ code: code ?? -1, screen });
+    });
+  });
 }
