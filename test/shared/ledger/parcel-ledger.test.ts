@@ -204,6 +204,16 @@ describe('ParcelLedger operations', () => {
     expect(t.ledger.view('p1')!.exceptions.map((e) => e.reason)).toEqual(['damaged', 'refused']);
   });
 
+  it('view: same-instant exceptions are listed in the same order on every replica and after a reload', () => {
+    const t = testLedger();
+    for (let k = 0; k < 12; k++) t.ledger.addException('p1', `note ${k}`); // all at the same instant
+    const other = testLedger({ seed: 9, clock: t.clock });
+    other.ledger.receive(parcelDocId('p1'), A.clone(t.ledger.doc('p1')!));
+    const reloaded = testLedger({ seed: 10, clock: t.clock, storage: new MemoryDocStorage(t.storage.backing) });
+    expect(other.ledger.view('p1')).toEqual(t.ledger.view('p1'));
+    expect(reloaded.ledger.view('p1')!.exceptions).toEqual(t.ledger.view('p1')!.exceptions);
+  });
+
   it('markReturned: the parcel is finished, its code gone, set-once', () => {
     const t = testLedger();
     depositWithCode(t, 'p1', 4);
