@@ -23,7 +23,6 @@ import fc from 'fast-check';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { configDocId } from '../../shared/ledger/bank-config.js';
-import type { ParcelDoc } from '../../shared/ledger/parcel-doc.js';
 import { parcelDocId } from '../../shared/ledger/parcel-ledger.js';
 import { primed } from '../../shared/sync/shared-heads.js';
 import type { SyncEntry } from '../../shared/sync/sync-engine.js';
@@ -141,12 +140,12 @@ function forbiddenEntry(kind: number): SyncEntry {
   switch (kind) {
     case 0: {
       // Another bank's parcel, claimed as bank-2's.
-      const d = A.from<ParcelDoc>({ schema: 1, parcelId: 'P-2', bankId: 'bank-2', moves: {}, codes: {}, exceptions: {} }, { actor });
+      const d = A.from({ schema: 1, parcelId: 'P-2', bankId: 'bank-2', moves: {}, codes: {}, exceptions: {} }, { actor });
       return { docId: parcelDocId('P-2'), message: messageFor(d) };
     }
     case 1: {
       // A parcel the registry puts at bank-2, written as if it were bank-1's.
-      const d = A.from<ParcelDoc>({ schema: 1, parcelId: 'P-2', bankId: 'bank-1', moves: {}, codes: {}, exceptions: {} }, { actor });
+      const d = A.from({ schema: 1, parcelId: 'P-2', bankId: 'bank-1', moves: {}, codes: {}, exceptions: {} }, { actor });
       return { docId: parcelDocId('P-2'), message: messageFor(d) };
     }
     case 2: {
@@ -177,7 +176,7 @@ function forbiddenEntry(kind: number): SyncEntry {
       return { docId: 'config:bank-2', message: messageFor(A.from({ schema: 1, bankId: 'bank-2' }, { actor })) };
     default: {
       // A new bank-1 parcel whose document says it is another parcel.
-      const d = A.from<ParcelDoc>({ schema: 1, parcelId: 'P-other', bankId: 'bank-1', moves: {}, codes: {}, exceptions: {} }, { actor });
+      const d = A.from({ schema: 1, parcelId: 'P-other', bankId: 'bank-1', moves: {}, codes: {}, exceptions: {} }, { actor });
       return { docId: parcelDocId('P-9'), message: messageFor(d) };
     }
   }
