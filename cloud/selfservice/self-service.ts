@@ -57,6 +57,10 @@ function messageFor(d: Diagnosis, deliveredBy: string | undefined): string {
     case 'recent_contact_change':
       return 'Your contact details were changed recently. For your safety the new code is sent after a short delay. If you did not change them, call support now.';
     case 'locker_malfunction':
+      // Offline alone does not stop a pickup: the locker checks codes without the network.
+      if (d.findings.find((f) => f.cause === 'locker_malfunction')?.action.startsWith('the locker is offline')) {
+        return `The locker is offline right now, but it checks codes by itself: ${deliveredBy ? `the code we sent you by ${deliveredBy} still works` : 'your code still works'}. If it does not open, call support.`;
+      }
       return 'The locker has a technical problem right now. Please call support: they can open the door remotely or have your parcel moved.';
     default:
       return deliveredBy

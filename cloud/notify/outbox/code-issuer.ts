@@ -11,6 +11,9 @@ import type { ChannelName } from '../channels/channel.js';
 import type { Outbox } from './outbox.js';
 import type { OutboxRow } from './outbox-store.js';
 
+/** The new code sorted below a code of the same millisecond. */
+class TieLost extends Error {}
+
 /** What {@link CloudCodeIssuer} needs. */
 export interface CloudCodeIssuerDeps {
   store: CloudStore;
@@ -71,7 +74,7 @@ export class CloudCodeIssuer {
   }
 
   async issue(req: IssueRequest): Promise<Issued> {
-    const { replicas, outbox, clock, random } = this.deps;
+    const { replicas, random } = this.deps;
     const replica = replicas.get(req.bankId);
     this.check(req.bankId, req.parcelId);
     const hasher = this.hasher(req.bankId);
@@ -79,38 +82,59 @@ export class CloudCodeIssuer {
       const code = generateCode(random, (s) => replica.ledger.selectorTaken(s));
       const hash = await hasher.hash(code);
       const sealed = seal(code.display, this.deps.sealPublicKey);
-      const done = replica.docs.transaction((): Issued | undefined => {
-        // The hash took a while: another issuance may have taken the selector, or the parcel left.
-        this.check(req.bankId, req.parcelId);
-        if (replica.ledger.selectorTaken(code.selector)) return undefined;
-        const now = clock.now();
-        const doc = replica.ledger.doc(req.parcelId)!;
-        const replaced = liveCode(doc, now)?.codeId;
-        const expiresAt = this.expiryFor(doc, now);
-        const codeId = replica.ledger.issueCode(req.parcelId, { selector: code.selector, hash, issuer: 'cloud', expiresAt });
-        for (const old of Object.keys(doc.codes)) outbox.supersedeCode(old, req.reason);
-        const row = outbox.enqueueCode({
-          parcelId: req.parcelId,
-          bankId: req.bankId,
-          codeId,
-          sealed,
-          expiresAt,
-          compartment: currentCompartment(doc),
-          notBefore: req.notBefore,
-          only: req.only,
-        });
-        replica.audit.append({
-          type: 'code_issued',
-          actor: req.actor,
-          parcelId: req.parcelId,
-          detail: `${req.reason}; ${row ? `sent by ${row.channel} to ${row.destinationMasked}` : 'no channel can reach the recipient'}`,
-        });
-        req.within?.(codeId, row);
-        return { codeId, row, replaced };
-      });
+      const done = this.commit(req, code.selector, hash, sealed);
       if (done) return done;
     }
     throw new Conflict('no_free_selector', `Bank ${req.bankId} has no free code selector right now; try again in a minute.`);
+  }
+
+  /**
+   * One transaction: the code in the parcel document (replacing the live one), its outbox
+   * row, the audit event. Undefined when the selector was taken meanwhile (hash again).
+   */
+  private commit(req: IssueRequest, selector: string, hash: string, sealed: string): Issued | undefined {
+    const { replicas, outbox, clock } = this.deps;
+    const replica = replicas.get(req.bankId);
+    // Codes are ordered by (issuedAt, codeId): a code issued in the same millisecond as the
+    // one it replaces may sort below it (random id) and would be born superseded. Roll back
+    // and draw another id until the new code is the newest.
+    for (let tie = 0; tie < 32; tie++) {
+      try {
+        return replica.docs.transaction((): Issued | undefined => {
+          // The hash took a while: another issuance may have taken the selector, or the parcel left.
+          this.check(req.bankId, req.parcelId);
+          if (replica.ledger.selectorTaken(selector)) return undefined;
+          const now = clock.now();
+          const doc = replica.ledger.doc(req.parcelId)!;
+          const replaced = liveCode(doc, now)?.codeId;
+          const expiresAt = this.expiryFor(doc, now);
+          const codeId = replica.ledger.issueCode(req.parcelId, { selector, hash, issuer: 'cloud', expiresAt });
+          if (codesNewestFirst(replica.ledger.doc(req.parcelId)!)[0]?.codeId !== codeId) throw new TieLost();
+          for (const old of Object.keys(doc.codes)) outbox.supersedeCode(old, req.reason);
+          const row = outbox.enqueueCode({
+            parcelId: req.parcelId,
+            bankId: req.bankId,
+            codeId,
+            sealed,
+            expiresAt,
+            compartment: currentCompartment(doc),
+            notBefore: req.notBefore,
+            only: req.only,
+          });
+          replica.audit.append({
+            type: 'code_issued',
+            actor: req.actor,
+            parcelId: req.parcelId,
+            detail: `${req.reason}; ${row ? `sent by ${row.channel} to ${row.destinationMasked}` : 'no channel can reach the recipient'}`,
+          });
+          req.within?.(codeId, row);
+          return { codeId, row, replaced };
+        });
+      } catch (err) {
+        if (!(err instanceof TieLost)) throw err;
+      }
+    }
+    throw new Conflict('issue_conflict', `A new code for parcel ${req.parcelId} could not be ordered after the old one; try again.`);
   }
 
   /**
