@@ -15,7 +15,14 @@ export const EDGE_MAX_BODY_BYTES = 16 * 1024;
 export function createEdgeApp(input: HubDeps | HubServices, opts: { log?: (err: unknown) => void } = {}): Hono {
   const s = 'pickup' in input ? input : createHubServices(input);
   const app = new Hono();
-  installErrorHandling(app, { maxBodyBytes: EDGE_MAX_BODY_BYTES, log: opts.log });
+  const { health } = s.deps.store;
+  // A damaged store answers 503 store_corrupted: from the request that finds the damage on,
+  // every API call, before it reads anything (edge/store/store-health.ts).
+  installErrorHandling(app, { maxBodyBytes: EDGE_MAX_BODY_BYTES, log: opts.log, mapError: (err) => health.observe(err) });
+  app.use('/api/*', async (_c, next) => {
+    health.assertSound();
+    await next();
+  });
   const assets = kioskAssets();
   const serve = (name: string) => (c: import('hono').Context) => {
     const a = assets.get(name);

@@ -6,7 +6,9 @@ import { Argon2CodeHasher, DEFAULT_ARGON2, type Argon2Params } from '../shared/c
 import { systemClock, type Clock, type Random } from '../shared/ports.js';
 import { createEdgeApp } from './app.js';
 import { createHubServices, type Connectivity, type HubServices } from './hub-services.js';
+import { quickCheckOnDisk } from '../adapters/sqlite/sqlite-integrity.js';
 import { openHubStore, type HubStore } from './store/hub-store.js';
+import type { StoreCorrupted } from './store/store-health.js';
 import type { ThrottlePolicy } from './services/throttle.js';
 
 /** A CSPRNG behind the Random port. */
@@ -33,6 +35,10 @@ export interface HubRuntimeOptions {
   connectivity?: () => Connectivity;
   /** How often the expiry sweep runs. Default 60 s. */
   sweepEveryMs?: number;
+  /** How often the file on disk is checked for damage (`PRAGMA quick_check`, fresh connection). Default 10 min; 0: never. */
+  integrityCheckEveryMs?: number;
+  /** The store was found damaged while running (the hub answers 503 `store_corrupted` from then on). */
+  onStoreCorrupted?: (err: StoreCorrupted) => void;
   log?: (msg: string) => void;
 }
 
@@ -41,6 +47,8 @@ export interface HubRuntime {
   port: number;
   store: HubStore;
   services: HubServices;
+  /** Check the file on disk now; returns what is damaged (and marks the store corrupted), or undefined. */
+  checkStore(): string | undefined;
   close(): Promise<void>;
 }
 
@@ -48,12 +56,20 @@ export interface HubRuntime {
  * Start one bank's hub: open the store, start the board (locks driven locked FIRST, inside
  * `bank.start()`), wire the services, serve HTTP. Expiry sweeps run on a timer; scanner
  * reads become pickups.
+ *
+ * Throws `StoreCorrupted` (edge/store/store-health.ts) when the store file is damaged, before
+ * the board is touched: the caller rebuilds it from the cloud (`rebuildHubStore`) or stays out
+ * of service. Damage found later makes every API call answer 503 `store_corrupted`.
  */
 export async function startHub(opts: HubRuntimeOptions): Promise<HubRuntime> {
   const clock = opts.clock ?? systemClock;
   const random = opts.random ?? cryptoRandom;
   const log = opts.log ?? (() => {});
   const store = openHubStore({ file: opts.dataFile, bankId: opts.bankId, clock, random, codeTtlMs: opts.codeTtlMs });
+  store.health.onCorrupted((err) => {
+    log(`store damaged, refusing pickups and deposits: ${err.reason}`);
+    opts.onStoreCorrupted?.(err);
+  });
   await opts.bank.start();
   const services = createHubServices({
     bankId: opts.bankId,
@@ -76,10 +92,24 @@ export async function startHub(opts: HubRuntimeOptions): Promise<HubRuntime> {
     try {
       for (const parcelId of store.ledger.expire()) services.events.emit({ type: 'expired', actor: 'hub', parcelId, detail: 'return to sender' });
     } catch (err) {
-      log(`expiry sweep failed: ${(err as Error).message}`);
+      if (!store.health.observe(err)) log(`expiry sweep failed: ${(err as Error).message}`);
     }
   }, opts.sweepEveryMs ?? 60_000);
   sweep.unref();
+  const checkStore = (): string | undefined => {
+    if (store.health.corrupted) return store.health.corrupted.reason;
+    let damage: string | undefined;
+    try {
+      damage = quickCheckOnDisk(opts.dataFile);
+    } catch (err) {
+      damage = `the store file cannot be read: ${(err as Error).message}`;
+    }
+    if (damage) store.health.markCorrupted(`SQLite quick_check: ${damage}`);
+    return damage;
+  };
+  const integrityEvery = opts.integrityCheckEveryMs ?? 600_000;
+  const integrity = integrityEvery > 0 ? setInterval(checkStore, integrityEvery) : undefined;
+  integrity?.unref();
 
   const app = createEdgeApp(services, { log: (err) => log(`request failed: ${(err as Error).stack ?? err}`) });
   const server = serve({ fetch: app.fetch, port: opts.port ?? 0, hostname: opts.host ?? '127.0.0.1' });
@@ -94,10 +124,12 @@ export async function startHub(opts: HubRuntimeOptions): Promise<HubRuntime> {
     port,
     store,
     services,
+    checkStore,
     async close() {
       if (closed) return;
       closed = true;
       clearInterval(sweep);
+      if (integrity) clearInterval(integrity);
       offScan();
       const closing = new Promise<void>((r) => server.close(() => r()));
       (server as { closeAllConnections?: () => void }).closeAllConnections?.();

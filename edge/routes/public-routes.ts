@@ -31,13 +31,20 @@ export function publicRoutes(s: HubServices): Hono {
 
   app.get('/health', (c) => {
     const link = s.connectivity();
-    return c.json({
-      bankId,
-      online: link.online,
-      lastSyncAt: link.lastSyncAt,
-      compartments: s.allocator.summary(),
-      board: s.deps.bank.health().connected ? 'connected' : 'lost',
-    });
+    const damage = s.deps.store.health.corrupted;
+    return c.json(
+      {
+        bankId,
+        online: link.online,
+        lastSyncAt: link.lastSyncAt,
+        compartments: s.allocator.summary(),
+        board: s.deps.bank.health().connected ? 'connected' : 'lost',
+        // 'corrupted': the hub refuses pickups and deposits (503 store_corrupted) until its store is rebuilt.
+        store: damage ? 'corrupted' : 'ok',
+        ...(damage ? { storeDamage: damage.reason } : {}),
+      },
+      damage ? 503 : 200,
+    );
   });
 
   app.post('/api/pickup', async (c) => {

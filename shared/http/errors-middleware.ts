@@ -25,12 +25,21 @@ export function describeZodError(err: ZodError): string {
  * and details, zod errors become 400 naming the field, anything else is a 500 that says
  * nothing internal. Also installs a body size limit and a JSON 404.
  */
-export function installErrorHandling(app: Hono<any>, opts: { maxBodyBytes: number; log?: (err: unknown) => void }): void {
+export function installErrorHandling(
+  app: Hono<any>,
+  opts: {
+    maxBodyBytes: number;
+    log?: (err: unknown) => void;
+    /** Turn an error of an adapter into a domain error first (e.g. a damaged database into 503 `store_corrupted`). */
+    mapError?: (err: unknown) => DomainError | undefined;
+  },
+): void {
   app.use('*', bodyLimit({
     maxSize: opts.maxBodyBytes,
     onError: (c) => c.json(errorBody('payload_too_large', `The request body is larger than ${opts.maxBodyBytes} bytes.`), 413),
   }));
-  app.onError((err, c) => {
+  app.onError((thrown, c) => {
+    const err = opts.mapError?.(thrown) ?? thrown;
     if (err instanceof DomainError) return c.json(errorBody(err.code, err.message, err.details), err.status as 400);
     if (err instanceof ZodError) return c.json(errorBody('invalid_input', describeZodError(err)), 400);
     const status = (err as { status?: number }).status;
