@@ -154,7 +154,7 @@ export async function startSystem(opts: SystemOptions = {}): Promise<TestSystem>
       await sys.until(() => Object.keys(cloud.replicas.get(BANK).ledger.doc(parcelId)?.codes ?? {}).length > 0, `the cloud holds the code of ${parcelId}`);
       return { compartment };
     },
-    until: (cond, what, ms = 10_000) => waitUntil(cond, what, ms),
+    until: (cond, what, ms = 20_000) => waitUntil(cond, what, ms),
     dataDir,
     async close(o = {}) {
       await hubSync?.stop();

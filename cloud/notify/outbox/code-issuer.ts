@@ -1,18 +1,16 @@
+import * as A from '@automerge/automerge';
 import { generateCode } from '../../../shared/codes/format.js';
 import { Argon2CodeHasher, DEFAULT_ARGON2, type Argon2Params } from '../../../shared/codes/hasher.js';
 import { seal } from '../../../shared/crypto/sealed-box.js';
 import { Conflict, NotFound } from '../../../shared/errors.js';
-import { codesNewestFirst, currentCompartment, isFinished, liveCode, type ParcelDoc } from '../../../shared/ledger/parcel-doc.js';
-import { DEFAULT_CODE_TTL_MS } from '../../../shared/ledger/parcel-ledger.js';
-import type { Clock, Random } from '../../../shared/ports.js';
+import { codeState, codesNewestFirst, currentCompartment, isFinished, liveCode, type ParcelDoc } from '../../../shared/ledger/parcel-doc.js';
+import { DEFAULT_CODE_TTL_MS, parcelDocId } from '../../../shared/ledger/parcel-ledger.js';
+import { randomId, type Clock, type Random } from '../../../shared/ports.js';
 import type { BankReplicas } from '../../bank-replicas.js';
 import type { CloudStore } from '../../store/cloud-store.js';
 import type { ChannelName } from '../channels/channel.js';
 import type { Outbox } from './outbox.js';
 import type { OutboxRow } from './outbox-store.js';
-
-/** The new code sorted below a code of the same millisecond. */
-class TieLost extends Error {}
 
 /** What {@link CloudCodeIssuer} needs. */
 export interface CloudCodeIssuerDeps {
@@ -95,46 +93,68 @@ export class CloudCodeIssuer {
   private commit(req: IssueRequest, selector: string, hash: string, sealed: string): Issued | undefined {
     const { replicas, outbox, clock } = this.deps;
     const replica = replicas.get(req.bankId);
-    // Codes are ordered by (issuedAt, codeId): a code issued in the same millisecond as the
-    // one it replaces may sort below it (random id) and would be born superseded. Roll back
-    // and draw another id until the new code is the newest.
-    for (let tie = 0; tie < 32; tie++) {
-      try {
-        return replica.docs.transaction((): Issued | undefined => {
-          // The hash took a while: another issuance may have taken the selector, or the parcel left.
-          this.check(req.bankId, req.parcelId);
-          if (replica.ledger.selectorTaken(selector)) return undefined;
-          const now = clock.now();
-          const doc = replica.ledger.doc(req.parcelId)!;
-          const replaced = liveCode(doc, now)?.codeId;
-          const expiresAt = this.expiryFor(doc, now);
-          const codeId = replica.ledger.issueCode(req.parcelId, { selector, hash, issuer: 'cloud', expiresAt });
-          if (codesNewestFirst(replica.ledger.doc(req.parcelId)!)[0]?.codeId !== codeId) throw new TieLost();
-          for (const old of Object.keys(doc.codes)) outbox.supersedeCode(old, req.reason);
-          const row = outbox.enqueueCode({
-            parcelId: req.parcelId,
-            bankId: req.bankId,
-            codeId,
-            sealed,
-            expiresAt,
-            compartment: currentCompartment(doc),
-            notBefore: req.notBefore,
-            only: req.only,
-          });
-          replica.audit.append({
-            type: 'code_issued',
-            actor: req.actor,
-            parcelId: req.parcelId,
-            detail: `${req.reason}; ${row ? `sent by ${row.channel} to ${row.destinationMasked}` : 'no channel can reach the recipient'}`,
-          });
-          req.within?.(codeId, row);
-          return { codeId, row, replaced };
-        });
-      } catch (err) {
-        if (!(err instanceof TieLost)) throw err;
-      }
-    }
-    throw new Conflict('issue_conflict', `A new code for parcel ${req.parcelId} could not be ordered after the old one; try again.`);
+    return replica.docs.transaction((): Issued | undefined => {
+      // The hash took a while: another issuance may have taken the selector, or the parcel left.
+      this.check(req.bankId, req.parcelId);
+      if (replica.ledger.selectorTaken(selector)) return undefined;
+      const now = clock.now();
+      const doc = replica.ledger.doc(req.parcelId)!;
+      const replaced = liveCode(doc, now)?.codeId;
+      const expiresAt = this.expiryFor(doc, now);
+      const newestAt = Math.max(-Infinity, ...Object.values(doc.codes).map((c) => c.issuedAt));
+      const codeId =
+        newestAt < now
+          ? replica.ledger.issueCode(req.parcelId, { selector, hash, issuer: 'cloud', expiresAt })
+          : this.issueAfter(req.bankId, req.parcelId, { selector, hash, expiresAt }, newestAt + 1, now);
+      for (const old of Object.keys(doc.codes)) outbox.supersedeCode(old, req.reason);
+      const row = outbox.enqueueCode({
+        parcelId: req.parcelId,
+        bankId: req.bankId,
+        codeId,
+        sealed,
+        expiresAt,
+        compartment: currentCompartment(doc),
+        notBefore: req.notBefore,
+        only: req.only,
+      });
+      replica.audit.append({
+        type: 'code_issued',
+        actor: req.actor,
+        parcelId: req.parcelId,
+        detail: `${req.reason}; ${row ? `sent by ${row.channel} to ${row.destinationMasked}` : 'no channel can reach the recipient'}`,
+      });
+      req.within?.(codeId, row);
+      return { codeId, row, replaced };
+    });
+  }
+
+  /**
+   * `ParcelLedger.issueCode` stamps the new code with the clock, and codes are ordered by
+   * (issuedAt, codeId): when the newest code carries the same or a LATER time — the same
+   * millisecond, or a hub clock ahead of the cloud's — the new code would sort below it and
+   * be born superseded, leaving the parcel with no live code. Then the same change is written
+   * here with `issuedAt` one millisecond after the newest code (the ledger's rule otherwise:
+   * the live code revoked as `rotated` in the same change).
+   */
+  private issueAfter(bankId: string, parcelId: string, code: { selector: string; hash: string; expiresAt: number }, issuedAt: number, now: number): string {
+    const replica = this.deps.replicas.get(bankId);
+    const codeId = randomId(this.deps.random, 8);
+    const docId = parcelDocId(parcelId);
+    const doc = replica.docs.change<ParcelDoc>(
+      docId,
+      'issue',
+      (d) => {
+        for (const old of Object.values(d.codes)) {
+          if (codeState(d, old, now) !== 'active') continue;
+          old.revokedAt = now;
+          old.revokeReason = 'rotated';
+        }
+        d.codes[codeId] = { codeId, selector: code.selector, hash: new A.ImmutableString(code.hash), issuedAt, expiresAt: code.expiresAt, issuer: 'cloud', uses: {}, openFailures: {} };
+      },
+      now,
+    );
+    replica.ledger.receive(docId, doc); // reindex the selector
+    return codeId;
   }
 
   /**

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseCode } from '../../../shared/codes/format.js';
 import { Argon2CodeHasher, TEST_ARGON2 } from '../../../shared/codes/hasher.js';
-import { codesNewestFirst } from '../../../shared/ledger/parcel-doc.js';
+import { codesNewestFirst, liveCode } from '../../../shared/ledger/parcel-doc.js';
 import { BANK, CARRIER_TOKEN, codeIn, EMAIL, hubIssuedCode, PHONE, startSystem, type TestSystem } from '../../e2e/system.js';
 
 /** `POST /v1/parcels/:id/resend`: rotation (revoke + issue + notify), channel choice, rate limit, errors. */
@@ -38,6 +38,25 @@ describe('resend rotates the code', () => {
     const audit = sys.cloud.replicas.get(BANK).audit.since(0).find((e) => e.type === 'code_issued');
     expect(audit).toMatchObject({ actor: 'cloud:support:agent-1', parcelId: 'P-RS' });
     expect(audit!.detail).toMatch(/^resend requested by cloud:support:agent-1; sent by sms to \+49 ••• ••• 5678$/);
+  });
+
+  it('the new code is the live one even when issued in the same millisecond as the old, or with the hub clock ahead', async () => {
+    sys = await startSystem();
+    const replica = sys.cloud.replicas.get(BANK);
+    for (let i = 0; i < 12; i++) {
+      const id = `P-TIE-${i}`;
+      await sys.announce(id);
+      const ahead = i % 2 === 1 ? 5_000 : 0; // odd: the hub's clock is 5 s ahead of the cloud's
+      sys.manual.advance(ahead);
+      hubIssuedCode(sys, id, { selector: String(500 + i) });
+      sys.manual.set(sys.clock.now() - ahead);
+      const res = await sys.api('POST', `/v1/parcels/${id}/resend`);
+      expect(res.status).toBe(202);
+      const doc = replica.ledger.doc(id)!;
+      expect(liveCode(doc, sys.clock.now())?.codeId, id).toBe(res.body.codeId);
+      expect(Object.values(doc.codes).filter((c) => c.revokedAt === undefined)).toHaveLength(1);
+      sys.manual.advance(10_000);
+    }
   });
 
   it('on a named channel only (no failover), even one outside the preferences', async () => {
