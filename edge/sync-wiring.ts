@@ -30,6 +30,8 @@ export function attachSync(opts: {
   pruneEveryMs?: number;
   /** Reconnect backoff of the sync client. Default 500 ms doubling to 30 s (tests pass shorter). */
   backoff?: BackoffOptions;
+  /** Each handshake's `serverTime` and round trip (wire `CloudCorrectedClock.observe` here). */
+  onServerTime?: (serverTime: number, rttMs: number) => void;
 }): HubSync {
   const { store } = opts;
   const client = new SyncClient({
@@ -43,6 +45,7 @@ export function attachSync(opts: {
     clock: opts.clock,
     log: opts.log,
     backoff: opts.backoff,
+    onServerTime: opts.onServerTime,
   });
   client.start();
   const prune = setInterval(() => {

@@ -8,6 +8,11 @@
 export interface Clock {
   /** Milliseconds since the Unix epoch (wall clock). */
   now(): number;
+  /**
+   * Optional: milliseconds on a clock that never jumps (not related to the epoch; only for
+   * measuring a wait within one process while the wall clock may be set or corrected).
+   */
+  monotonic?(): number;
 }
 
 /** A source of cryptographically strong random bytes. */
@@ -17,17 +22,25 @@ export interface Random {
 }
 
 /** The real wall clock. */
-export const systemClock: Clock = { now: () => Date.now() };
+export const systemClock: Clock = { now: () => Date.now(), monotonic: () => performance.now() };
 
-/** A clock tests move by hand. */
+/**
+ * A clock tests move by hand. `advance(ms)` is time passing (wall and monotonic clock move
+ * together); `set(t)` is someone setting the wall clock (the monotonic clock does not move).
+ */
 export class ManualClock implements Clock {
+  private m = 0;
   constructor(private t = Date.UTC(2026, 0, 1)) {}
   now(): number {
     return this.t;
   }
+  monotonic(): number {
+    return this.m;
+  }
   /** Move forward by `ms` milliseconds. */
   advance(ms: number): void {
     this.t += ms;
+    this.m += ms;
   }
   set(t: number): void {
     this.t = t;

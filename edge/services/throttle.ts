@@ -50,15 +50,32 @@ export function lockoutMs(policy: ThrottlePolicy, consecutive: number): number {
   return Math.min(policy.maxLockoutMs, policy.baseLockoutMs * 2 ** Math.min(steps, 30));
 }
 
+/**
+ * Clock rule (test/chaos/README.md, "Clock skew"): a lock-out is stored as a wall-clock time so
+ * it survives a restart, but the wall clock may be wrong or corrected by hours (the hub adopts
+ * the cloud's time at each sync). So:
+ * - within one run the wait is measured on the clock's monotonic reading (`Clock.monotonic`,
+ *   when it has one): setting the wall clock forward does not end a lock-out early, setting it
+ *   back does not stretch it;
+ * - after a restart (no monotonic reference yet) the stored deadline counts, but never for
+ *   longer than the lock-out the failure count calls for — a clock set back by hours cannot lock
+ *   recipients out for hours — and from that first look on, the monotonic clock again.
+ * A clock without a monotonic reading is taken as it is (tests with plain `{ now }` clocks).
+ */
 export class Throttle {
   private readonly get;
   private readonly put;
+  /** Monotonic deadlines of this run's lock-outs, by scope. */
+  private readonly monoUntil = new Map<string, number>();
+  /** The clock's monotonic reading, when it has one (`Clock.monotonic`). */
+  private readonly monotonic: (() => number) | undefined;
 
   constructor(
     db: Database.Database,
     private readonly clock: Clock,
     private readonly policy: ThrottlePolicy = DEFAULT_POLICY,
   ) {
+    this.monotonic = clock.monotonic ? () => clock.monotonic!() : undefined;
     db.exec(`CREATE TABLE IF NOT EXISTS throttle (
       scope TEXT PRIMARY KEY,
       consecutive INTEGER NOT NULL,
@@ -77,9 +94,24 @@ export class Throttle {
 
   /** May an attempt be made now? */
   check(scope: string): ThrottleCheck {
-    const { lockedUntil } = this.state(scope);
-    const now = this.clock.now();
-    return now < lockedUntil ? { allowed: false, retryAfterSeconds: Math.ceil((lockedUntil - now) / 1000) } : { allowed: true };
+    const { consecutive, lockedUntil } = this.state(scope);
+    if (lockedUntil === 0) return { allowed: true };
+    let left: number;
+    if (this.monotonic) {
+      const mono = this.monotonic();
+      let until = this.monoUntil.get(scope);
+      if (until === undefined) {
+        // A lock-out recorded before this run: from its stored deadline, but never longer than
+        // the failure count calls for (a wall clock set back must not stretch it), then on the
+        // monotonic clock.
+        until = mono + Math.min(lockedUntil - this.clock.now(), lockoutMs(this.policy, consecutive));
+        this.monoUntil.set(scope, until);
+      }
+      left = until - mono;
+    } else {
+      left = lockedUntil - this.clock.now();
+    }
+    return left > 0 ? { allowed: false, retryAfterSeconds: Math.ceil(left / 1000) } : { allowed: true };
   }
 
   /** Record a failure (durably) and return the new lock-out. */
@@ -88,6 +120,8 @@ export class Throttle {
     const wait = lockoutMs(this.policy, consecutive);
     const lockedUntil = wait > 0 ? this.clock.now() + wait : 0;
     this.put.run(scope, consecutive, lockedUntil);
+    if (wait > 0 && this.monotonic) this.monoUntil.set(scope, this.monotonic() + wait);
+    else this.monoUntil.delete(scope);
     return {
       consecutive,
       attemptsLeft: Math.max(0, this.policy.freeFailures - consecutive),
@@ -99,6 +133,7 @@ export class Throttle {
   /** A success ends the run of consecutive failures. */
   succeed(scope: string): void {
     this.put.run(scope, 0, 0);
+    this.monoUntil.delete(scope);
   }
 
   snapshot(scope: string): { consecutive: number; lockedUntil: number } {

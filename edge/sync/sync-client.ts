@@ -50,6 +50,11 @@ export interface SyncClientOptions {
   connectTimeoutMs?: number;
   /** Connection events (never the secret or document content). */
   log?: (msg: string) => void;
+  /**
+   * Each welcome: the cloud's clock (`serverTime`) and the hello/welcome round trip, measured
+   * on the monotonic clock (`CloudCorrectedClock.observe` takes exactly these).
+   */
+  onServerTime?: (serverTime: number, rttMs: number) => void;
 }
 
 /** What the hub shows on `/health` and the technician tool. */
@@ -207,9 +212,11 @@ export class SyncClient {
     this.totals.connects += 1;
     const clientNonce = newNonce(this.random);
     const connectTimer = this.timers.setTimeout(() => ws.terminate(), this.opts.connectTimeoutMs ?? 10_000);
+    let helloAt = 0;
     ws.on('open', () => {
       const epoch = storeEpoch(states, () => randomId(this.random, 16));
       const hello: Hello = { type: 'hello', v: 1, bankId: bankId as Hello['bankId'], secret, clientNonce, epoch };
+      helloAt = performance.now();
       ws.send(JSON.stringify(hello));
     });
     ws.on('message', (data, isBinary) => {
@@ -229,6 +236,11 @@ export class SyncClient {
       const welcome = session.peer ? undefined : parseControl(welcomeSchema, textMsg);
       if (!welcome) return ws.terminate();
       this.timers.clearTimeout(connectTimer);
+      try {
+        this.opts.onServerTime?.(welcome.serverTime, performance.now() - helloAt);
+      } catch {
+        // the clock's trouble is not the session's
+      }
       adoptPeerEpoch(states, CLOUD_PEER, welcome.epoch);
       this.begin(session, deriveSessionKey(secret, clientNonce, welcome.serverNonce));
     });
