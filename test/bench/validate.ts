@@ -26,6 +26,7 @@
  *   shared machine falls on all of them alike.
  */
 import * as A from '@automerge/automerge';
+import { reserveAutomergeHeap } from '../../shared/sync/automerge-heap.js';
 import { randomBytes } from 'node:crypto';
 import { SELECTOR_SPACE, generateCode, type PickupCode } from '../../shared/codes/format.js';
 import { Argon2CodeHasher, DEFAULT_ARGON2, type CodeHasher } from '../../shared/codes/hasher.js';
@@ -38,20 +39,6 @@ import { log, median, percentile, round } from './run.js';
 
 const csprng: Random = { bytes: (n) => randomBytes(n) };
 
-/**
- * Grow Automerge's wasm heap once, up front. Its allocator otherwise grows the wasm memory
- * in small steps, and past ~5,000 live documents in one process every step costs a GC
- * (external memory pressure): building the 10,000 bank took ~9 minutes instead of ~15 s.
- * Loading a zero-filled buffer copies it into wasm memory (one big grow), fails to parse,
- * and leaves the space free for the allocator. Affects set-up only, not what is measured.
- */
-export function pregrowAutomergeHeap(mb: number): void {
-  try {
-    A.load(new Uint8Array(mb * 1e6));
-  } catch {
-    // expected: not an Automerge document
-  }
-}
 const selectorOf = (i: number) => String(i).padStart(3, '0');
 
 /** Counts argon2 evaluations, to check that each measured call does exactly one. */
@@ -128,7 +115,7 @@ export async function run(args: string[]): Promise<object> {
 
   // --- banks --------------------------------------------------------------------------
   const t1 = performance.now();
-  pregrowAutomergeHeap(400);
+  reserveAutomergeHeap(400);
   const banks = [buildBank('10', 10, real.slice(0, 10), filler), buildBank('1000', 1000, real, filler), buildBank('10000', 10_000, real, filler)];
   // The miss bank: 999 live codes and one free selector, which no code has ever had.
   const free = [...Array.from({ length: SELECTOR_SPACE }, (_, i) => selectorOf(i))].filter((s) => !taken.has(s))[randomInt(csprng, SELECTOR_SPACE - REAL)]!;
