@@ -36,7 +36,12 @@ export function diagnose(f: ParcelFacts): Diagnosis {
     recentContactChange(f),
     lockerMalfunction(f),
   ];
-  return { parcelId: f.parcelId, bankId: f.bankId, at: f.now, status: f.status, findings, verdict: verdict(f, findings) };
+  const rows = new Map(f.rows.map((r) => [r.id, r]));
+  const notifications = f.events.flatMap((e) => {
+    const r = rows.get(e.rowId);
+    return r ? [{ at: e.at, kind: r.kind, channel: r.channel, to: r.destinationMasked, event: e.event, detail: e.detail }] : [];
+  });
+  return { parcelId: f.parcelId, bankId: f.bankId, at: f.now, status: f.status, findings, verdict: verdict(f, findings), notifications };
 }
 
 function verdict(f: ParcelFacts, findings: Finding[]): Verdict {

@@ -41,6 +41,17 @@ export interface Verdict {
   action: string;
 }
 
+/** One step of a message's life (queued, retry, accepted, delivered, failover…), masked. */
+export interface NotificationStep {
+  at: number;
+  kind: 'code' | 'alert';
+  channel: ChannelName;
+  to: string;
+  event: string;
+  /** Provider answers and ids (support only), never a body. */
+  detail: string | null;
+}
+
 /** `GET /v1/parcels/:parcelId/diagnosis`. */
 export interface Diagnosis {
   parcelId: string;
@@ -50,6 +61,8 @@ export interface Diagnosis {
   status: ParcelStatus;
   findings: Finding[];
   verdict: Verdict;
+  /** Every outbox step of the parcel, oldest first. */
+  notifications: NotificationStep[];
 }
 
 /** A row of the outbox as the diagnosis reads it (no destination in clear, no sealed code). */

@@ -1,7 +1,7 @@
 import { iso } from '../diagnosis/causes.js';
 import type { Diagnosis, Evidence } from '../diagnosis/diagnosis.js';
 
-/** The evidence of every finding with a time, oldest first, each sentence once. */
+/** The evidence of every finding with a time and every message step, oldest first, each sentence once. */
 export function timeline(d: Diagnosis): Required<Evidence>[] {
   const seen = new Set<string>();
   const out: Required<Evidence>[] = [];
@@ -12,7 +12,12 @@ export function timeline(d: Diagnosis): Required<Evidence>[] {
       out.push({ at: e.at, text: e.text });
     }
   }
-  return out.sort((a, b) => a.at - b.at);
+  for (const n of d.notifications ?? []) {
+    const detail = n.detail && n.event !== 'queued' ? ` (${n.detail})` : '';
+    out.push({ at: n.at, text: `${n.kind === 'alert' ? 'alert' : 'code'} by ${n.channel} to ${n.to}: ${n.event}${detail}` });
+  }
+  // Stable: what happened at one moment keeps its order (the deposit before its message).
+  return out.map((e, i) => ({ e, i })).sort((a, b) => a.e.at - b.e.at || a.i - b.i).map(({ e }) => e);
 }
 
 /**

@@ -230,6 +230,10 @@ export class NotifySystem {
       chores: [async () => void (await this.deferred.runDue())],
       log: this.deps.log,
     });
+    const { sms, smtp } = this.sims;
+    if (sms) this.deps.log?.(`notifications: SMS gateway simulator on ${sms.url} (inbox ${sms.url}/messages)`);
+    if (smtp) this.deps.log?.(`notifications: SMTP sink on 127.0.0.1:${smtp.port}${this.deps.demo ? ` (mailbox ${base}/v1/dev/mail)` : ''}`);
+    this.deps.log?.(`notifications: channels ${[...this.channelNames].join(', ') || 'none'}; outbox worker started`);
     const swept = this.notifier.sweep(7 * 24 * 3600_000);
     if (swept > 0) this.deps.log?.(`outbox: start-up sweep queued ${swept} code(s) that had no message`);
     this.worker.start();

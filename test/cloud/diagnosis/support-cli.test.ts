@@ -75,6 +75,7 @@ describe('cubby support', () => {
     expect(out).toContain('VERDICT  locker_malfunction'); // no hub here: the bank is offline
     expect(out).toMatch(/Timeline\n {2}2026-01-05 08:00:00 {2}announced by test-carrier/);
     expect(out.match(/\[( ok {2}|HOLDS)\]/g)).toHaveLength(7);
+    expect(out).toMatch(/deposited in compartment 1\n.*\n.*code by sms to \+49 ••• ••• 5678: queued\n.*code by sms to \+49 ••• ••• 5678: accepted \(sms provider id sms_[0-9a-f]+\)\n.*: delivered \(delivery receipt\)/);
     expect(out).not.toContain('+4915112345678');
 
     const resend = await run(['resend', 'P-CLI', '--channel', 'email', '--cloud', sys.cloud.url, '--token', SUPPORT_TOKEN]);
