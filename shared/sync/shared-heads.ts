@@ -30,14 +30,32 @@ export function primed(shared: A.Heads): A.SyncState {
   } as A.SyncState;
 }
 
-/** The encoded state recording that both sides hold `heads`. */
+/** Version byte of the compact encoding below (an encoded Automerge sync state starts with 0x43). */
+const SHARED_V1 = 0x01;
+
+/**
+ * The stored record that both sides hold `heads`: a version byte and the raw 32-byte hashes.
+ * (Earlier versions stored `Automerge.encodeSyncState`, which keeps the same `sharedHeads`;
+ * `decodeShared` reads both. The compact form costs no wasm call per document, which matters
+ * when a resync records thousands of them.)
+ */
 export function encodeShared(heads: A.Heads): Uint8Array {
-  return A.encodeSyncState({ ...baseState(), sharedHeads: heads } as A.SyncState);
+  const out = new Uint8Array(1 + heads.length * 32);
+  out[0] = SHARED_V1;
+  heads.forEach((h, i) => out.set(Buffer.from(h, 'hex'), 1 + i * 32));
+  return out;
 }
 
-/** The shared heads a stored state records, or undefined when absent or unreadable. */
+/** The shared heads a stored record holds, or undefined when absent or unreadable. */
 export function decodeShared(bytes: Uint8Array | undefined): A.Heads | undefined {
-  if (!bytes) return undefined;
+  if (!bytes || bytes.length === 0) return undefined;
+  if (bytes[0] === SHARED_V1) {
+    if ((bytes.length - 1) % 32 !== 0) return undefined;
+    const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const heads: A.Heads = [];
+    for (let o = 1; o < buf.length; o += 32) heads.push(buf.toString('hex', o, o + 32));
+    return heads;
+  }
   try {
     return A.decodeSyncState(bytes).sharedHeads;
   } catch {

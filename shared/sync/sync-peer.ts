@@ -1,6 +1,6 @@
 import { SyncRejected } from './sync-errors.js';
 import type { OutgoingBatch, ReceiveResult, SyncEngine } from './sync-engine.js';
-import { openFrame, sealFrame, type Direction, type FrameBody } from './wire.js';
+import { openFrame, packBody, sealFrame, type Direction, type FrameBody, type PackedBody } from './wire.js';
 
 /** Timer functions, injected so tests can drive them. */
 export interface Timers {
@@ -11,6 +11,11 @@ export const realTimers: Timers = {
   setTimeout: (fn, ms) => setTimeout(fn, ms),
   clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
 };
+
+/** First frames computed before the session key exists (see {@link SyncPeer.prepare}). */
+export interface PreparedFrames {
+  frames: { batch: OutgoingBatch; body: PackedBody }[];
+}
 
 /** Counters of one session. */
 export interface SyncPeerStats {
@@ -84,17 +89,34 @@ export class SyncPeer {
     this.peerSide = opts.side === 'client' ? 'server' : 'client';
   }
 
-  /** Start the session: look for what changed since the last one and send it. `probe`: ask for a reply even with nothing to send. */
-  start(probe: boolean): void {
-    this.opts.engine.start();
-    this.flush(probe);
+  /**
+   * Start the engine and encode the first frames, before the session exists: a hub does it
+   * while the cloud checks its credential, so the work overlaps the handshake.
+   */
+  static prepare(engine: SyncEngine, maxBatchBytes?: number): PreparedFrames {
+    engine.start();
+    const frames: PreparedFrames['frames'] = [];
+    for (let batch = engine.outgoing(maxBatchBytes); batch; batch = engine.outgoing(maxBatchBytes)) {
+      frames.push({ batch, body: packBody({ wantsReply: true, ackSeq: 0, acks: [], entries: batch.entries }) });
+    }
+    return { frames };
+  }
+
+  /**
+   * Start the session: look for what changed since the last one and send it (or send the
+   * `prepared` frames, whose engine is already started). `probe`: ask for a reply even with
+   * nothing to send.
+   */
+  start(probe: boolean, prepared?: PreparedFrames): void {
+    if (!prepared) this.opts.engine.start();
+    for (const f of prepared?.frames ?? []) this.sendFrame({ wantsReply: true, ackSeq: 0, acks: [], entries: f.batch.entries }, f.batch, f.body);
+    this.flush(probe && !prepared?.frames.length);
   }
 
   /** A local change: pushed after the debounce. */
   changed(docId: string): void {
     if (this.closed) return;
-    this.opts.engine.markChanged(docId);
-    this.schedule(this.opts.pushDelayMs ?? 5);
+    if (this.opts.engine.markChanged(docId)) this.schedule(this.opts.pushDelayMs ?? 5);
   }
 
   /** True when nothing is waiting to be sent or answered. */
@@ -145,28 +167,32 @@ export class SyncPeer {
       if (!this.awaiting.has(body.ackSeq)) throw new SyncRejected('protocol_error', `Reply to frame ${body.ackSeq}, which asked for none.`);
       answered = this.awaiting.get(body.ackSeq) ?? null;
       if ((answered?.entries.length ?? 0) !== body.acks.length) throw new SyncRejected('protocol_error', 'The reply does not match the frame it answers.');
-    } else if (body.acks.length > 0) {
+      if (body.acks.length > 0 && !body.digest) throw new SyncRejected('protocol_error', 'A reply with acknowledgements and no digest.');
+    } else if (body.acks.length > 0 || body.digest) {
       throw new SyncRejected('protocol_error', 'Acknowledgements outside a reply.');
     }
     // Everything of the frame is checked before anything of it is recorded.
-    const result = body.entries.length ? engine.receive(body.entries) : { acks: [], changed: [] };
+    const result: ReceiveResult = body.entries.length
+      ? engine.receive(body.entries, answered ? { batch: answered, acks: body.acks } : undefined)
+      : { acks: [], digest: new Uint8Array(0), changed: [] };
     if (body.ackSeq > 0) {
       this.awaiting.delete(body.ackSeq);
-      if (answered) engine.settle(answered, body.acks);
+      if (answered) engine.settle(answered, body.acks, body.digest);
     }
     this.stats.docsReceived += result.changed.length;
     if (result.changed.length) this.opts.onReceived?.(result);
     if (body.wantsReply) {
       const batch = engine.outgoing(this.opts.maxBatchBytes);
-      this.sendFrame({ wantsReply: batch !== null, ackSeq: this.recvSeq, acks: result.acks, entries: batch?.entries ?? [] }, batch);
+      const digest = result.acks.length ? { digest: result.digest } : {};
+      this.sendFrame({ wantsReply: batch !== null, ackSeq: this.recvSeq, acks: result.acks, ...digest, entries: batch?.entries ?? [] }, batch);
     }
     // Whatever did not fit in the reply follows at once.
     if (engine.pending > 0) this.schedule(0);
   }
 
-  private sendFrame(body: FrameBody, batch: OutgoingBatch | null): void {
+  private sendFrame(body: FrameBody, batch: OutgoingBatch | null, packed?: PackedBody): void {
     const seq = ++this.sendSeq;
-    const frame = sealFrame(this.opts.key, this.opts.side, seq, body);
+    const frame = sealFrame(this.opts.key, this.opts.side, seq, packed ?? body);
     if (body.wantsReply) this.awaiting.set(seq, batch);
     this.stats.framesSent += 1;
     this.stats.bytesSent += frame.length;

@@ -1,10 +1,10 @@
 /**
  * The port where a replica keeps its Automerge sync states, one per (peer, document).
  *
- * Only the encoded state is stored (`Automerge.encodeSyncState`, which keeps the heads both
- * sides are known to share). It is what makes sync **incremental across reconnects**: a
- * document whose heads still equal the stored shared heads is not mentioned at all, and a
- * changed one is sent as the changes since them.
+ * What is stored is the heads both sides are known to share (`encodeShared` in
+ * shared-heads.ts; older stores hold `Automerge.encodeSyncState`, which keeps the same). It is
+ * what makes sync **incremental across reconnects**: a document whose heads still equal the
+ * stored shared heads is not mentioned at all, and a changed one is sent as the changes since them.
  *
  * Contract (test/sync/sync-state-store.test.ts runs it against every adapter):
  * - `set` is durable when it returns, for adapters that persist; it should live in the same

@@ -10,11 +10,15 @@ import { SyncRejected } from './sync-errors.js';
  * frame   = kind(1) seq(8, big-endian) mac(32) payload
  * kind    = 1: payload is the body | 3: payload is the body, Brotli-compressed
  * mac     = HMAC-SHA256(sessionKey, direction(1) | kind(1) | seq(8) | payload)
- * body    = version(1)=1 flags(1) ackSeq(varint) nAcks(varint) acks nEntries(varint) entry*
- * flags   = bit 0: the sender wants a reply frame; bit 1: this frame is the reply to `ackSeq`
+ * body    = version(1)=1 flags(1) ackSeq(varint) nAcks(varint) acks [digest(8)] nEntries(varint) entry*
+ * flags   = bit 0: the sender wants a reply frame; bit 1: this frame is the reply to `ackSeq`;
+ *           bit 2: a digest follows the acks
  * acks    = 2 bits per entry of frame `ackSeq`, LSB first: 0 a message follows, 1 in sync at
- *           your heads, 2 in sync at the union of both crossing messages (see `Ack`)
- * entry   = idLength(varint) docId(utf-8) msgLength(varint) automergeSyncMessage
+ *           your heads, 2 in sync at the union of both crossing messages, 3 send the whole
+ *           document (see `Ack`)
+ * digest  = `headsDigest` of the entries answered 1, with the heads the receiver holds now
+ * entry   = idLength(varint) docId(utf-8) msgLength(varint) message
+ * message = compact Automerge bundle (bundle-codec.ts) | Automerge sync message
  * ```
  *
  * `seq` starts at 1 and grows by exactly one per frame and direction, so a replayed, dropped
@@ -26,12 +30,15 @@ export interface FrameBody {
   ackSeq: number;
   /** Answers for the entries of frame `ackSeq`. */
   acks: Ack[];
+  /** With the acks: what the receiver holds now of the entries it answered 1 (see `headsDigest`). */
+  digest?: Uint8Array;
   entries: SyncEntry[];
 }
 
 export type Direction = 'client' | 'server';
 const DIR: Record<Direction, number> = { client: 0x63, server: 0x73 };
 const HEADER = 1 + 8 + 32;
+const DIGEST = 8;
 /** Bodies smaller than this are not worth compressing. */
 const COMPRESS_FROM = 128;
 /**
@@ -50,18 +57,25 @@ function mac(key: Buffer, dir: Direction, kind: number, seq: Buffer, payload: Ui
   return createHmac('sha256', key).update(Buffer.from([DIR[dir], kind])).update(seq).update(payload).digest();
 }
 
-/** Build a frame sent in direction `dir` with sequence number `seq`. */
-export function sealFrame(key: Buffer, dir: Direction, seq: number, body: FrameBody): Uint8Array {
+/** A frame body encoded and compressed, waiting for its sequence number and MAC. */
+export interface PackedBody {
+  kind: number;
+  payload: Uint8Array;
+}
+
+/** Encode and compress a body (needs no key: can be done before the session key exists). */
+export function packBody(body: FrameBody): PackedBody {
   const raw = encodeBody(body);
-  let kind = 1;
-  let payload: Uint8Array = raw;
   if (raw.length >= COMPRESS_FROM) {
     const packed = brotliCompressSync(raw, { ...BROTLI, params: { ...BROTLI.params, [z.BROTLI_PARAM_SIZE_HINT]: raw.length } });
-    if (packed.length < raw.length) {
-      kind = 3;
-      payload = packed;
-    }
+    if (packed.length < raw.length) return { kind: 3, payload: packed };
   }
+  return { kind: 1, payload: raw };
+}
+
+/** Build a frame sent in direction `dir` with sequence number `seq`. */
+export function sealFrame(key: Buffer, dir: Direction, seq: number, body: FrameBody | PackedBody): Uint8Array {
+  const { kind, payload } = 'payload' in body ? body : packBody(body);
   const seqBytes = Buffer.alloc(8);
   seqBytes.writeBigUInt64BE(BigInt(seq));
   return Buffer.concat([Buffer.from([kind]), seqBytes, mac(key, dir, kind, seqBytes, payload), payload]);
@@ -111,7 +125,8 @@ export function encodeBody(b: FrameBody): Uint8Array {
   const parts: Uint8Array[] = [];
   const w = new Writer(parts);
   w.byte(1);
-  w.byte((b.wantsReply ? 1 : 0) | (b.ackSeq > 0 ? 2 : 0));
+  if (b.digest && b.digest.length !== DIGEST) throw new RangeError('a digest is 8 bytes');
+  w.byte((b.wantsReply ? 1 : 0) | (b.ackSeq > 0 ? 2 : 0) | (b.digest ? 4 : 0));
   w.varint(b.ackSeq);
   w.varint(b.acks.length);
   const bits = new Uint8Array(Math.ceil(b.acks.length / 4));
@@ -119,6 +134,7 @@ export function encodeBody(b: FrameBody): Uint8Array {
     bits[i >> 2]! |= v << ((i & 3) * 2);
   });
   w.bytes(bits);
+  if (b.digest) w.bytes(b.digest);
   w.varint(b.entries.length);
   for (const e of b.entries) {
     const id = Buffer.from(e.docId, 'utf8');
@@ -139,11 +155,9 @@ export function decodeBody(raw: Uint8Array): FrameBody {
     const nAcks = r.varint();
     if (nAcks > raw.length * 4) throw new Error('acks');
     const bits = r.take(Math.ceil(nAcks / 4));
-    const acks = Array.from({ length: nAcks }, (_, i) => {
-      const v = (bits[i >> 2]! >> ((i & 3) * 2)) & 3;
-      if (v === 3) throw new Error('ack');
-      return v as Ack;
-    });
+    const acks = Array.from({ length: nAcks }, (_, i) => ((bits[i >> 2]! >> ((i & 3) * 2)) & 3) as Ack);
+    if (flags & ~7) throw new Error('flags');
+    const digest = flags & 4 ? new Uint8Array(r.take(DIGEST)) : undefined;
     const n = r.varint();
     if (n > raw.length) throw new Error('count');
     const entries: SyncEntry[] = [];
@@ -156,7 +170,7 @@ export function decodeBody(raw: Uint8Array): FrameBody {
     }
     if (!r.done()) throw new Error('trailing');
     if (((flags & 2) !== 0) !== ackSeq > 0) throw new Error('ack');
-    return { wantsReply: (flags & 1) !== 0, ackSeq, acks, entries };
+    return { wantsReply: (flags & 1) !== 0, ackSeq, acks, ...(digest ? { digest } : {}), entries };
   } catch {
     throw new SyncRejected('malformed_frame', 'The batch inside the frame is malformed.');
   }
