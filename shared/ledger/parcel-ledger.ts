@@ -317,7 +317,9 @@ export class ParcelLedger {
       codeId,
       selector: code.selector,
       hash: new A.ImmutableString(code.hash),
-      issuedAt: now,
+      // A new code must sort after every code it replaces, even within the same millisecond
+      // or when an older code was stamped by a clock that runs ahead of ours.
+      issuedAt: Math.max(now, ...Object.values(d.codes).map((c) => c.issuedAt + 1)),
       expiresAt: code.expiresAt ?? now + this.ttl,
       issuer: code.issuer,
       uses: {},

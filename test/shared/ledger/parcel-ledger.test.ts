@@ -41,6 +41,22 @@ describe('ParcelLedger operations', () => {
     expect(t.ledger.view('p1')!.compartment).toBe(4);
   });
 
+  it('issueCode: a rotation in the same millisecond, or after a code stamped by a clock ahead of ours, still leaves the new code live', () => {
+    const t = testLedger();
+    const first = depositWithCode(t, 'p1', 4, '111');
+    const second = t.ledger.issueCode('p1', { selector: '222', hash: 'h2', issuer: 'cloud' });
+    expect(t.ledger.view('p1')!.codes.map((v) => [v.codeId, v.state])).toEqual([
+      [second, 'active'],
+      [first, 'revoked'],
+    ]);
+    // An older code stamped two hours in our future (a hub whose clock runs ahead).
+    t.ledger.receive(parcelDocId('p1'), A.change(A.clone(t.ledger.doc('p1')!), (d) => {
+      d.codes[second]!.issuedAt = t.clock.now() + 2 * HOUR;
+    }));
+    const third = t.ledger.issueCode('p1', { selector: '333', hash: 'h3', issuer: 'cloud' });
+    expect(t.ledger.view('p1')!.codes[0]).toMatchObject({ codeId: third, state: 'active' });
+  });
+
   it('issueCode: refuses a parcel that is not deposited', () => {
     const t = testLedger();
     expect((errorOf(() => t.ledger.issueCode('nope', { selector: '1', hash: 'h', issuer: 'hub' })) as Conflict).code).toBe('not_deposited');
