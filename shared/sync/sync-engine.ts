@@ -1,6 +1,6 @@
 import * as A from '@automerge/automerge';
 import { createHash } from 'node:crypto';
-import { sameHeads, type DocSet } from '../ledger/doc-set.js';
+import { concat, sameHeads, type DocSet } from '../ledger/doc-set.js';
 import { bundleSince, isBundleEntry, packBundle, unpackBundle } from './bundle-codec.js';
 import { SyncRejected, type Refusal } from './sync-errors.js';
 import { isReservedKey, type SyncStateStore } from './sync-state-store.js';
@@ -275,7 +275,7 @@ export class SyncEngine {
     const crossed: Staged[] = [];
     const previous = new Map<string, A.Heads | undefined>();
     try {
-      for (const e of entries) staged.push(isBundleEntry(e.message) ? this.stageBundle(e, followUps) : this.stageSync(e));
+      for (const e of entries) staged.push(isBundleEntry(e.message) ? this.stageBundle(e, followUps) : this.stageSync(e, followUps));
       for (const s of staged) if (s.ack === 2) crossed.push(s);
       const settled = staged.filter((s) => s.ack === 1).map((s): [string, A.Heads] => [s.docId, s.heads]);
       // Known before the commit: the change feed reports our own writes as it commits.
@@ -390,13 +390,16 @@ export class SyncEngine {
     // Otherwise the DocSet's own rollback already put back a copy of `before`.
     if (this.docs.get(id) === before) {
       if (opts.unchanged && after) return this.docs.put(id, after);
-      this.docs.put(id, A.clone(opts.heads ? A.view(before, opts.heads) : before, { actor: this.docs.actor }));
+      // As stored (which is `before`): byte for byte what it was, unlike a fork at its heads.
+      const stored = this.docs.storage.load(id);
+      const actor = this.docs.actor;
+      this.docs.put(id, stored ? A.load(concat(stored), { actor }) : A.clone(opts.heads ? A.view(before, opts.heads) : before, { actor }));
     }
     A.free(after ?? before);
   }
 
   /** Apply one Automerge sync message to a clone and authorize the result; nothing is stored yet. */
-  private stageSync(e: SyncEntry): Staged {
+  private stageSync(e: SyncEntry, followUps: ReadonlySet<string>): Staged {
     let decoded: A.DecodedSyncMessage;
     try {
       decoded = A.decodeSyncMessage(e.message);
@@ -413,7 +416,8 @@ export class SyncEngine {
     if (refusal) throw new SyncRejected(refusal.code, refusal.message);
     let ack: Ack = 0;
     if (heads.length > 0 && sameHeads(heads, decoded.heads)) ack = 1;
-    else if (this.crosses(e.docId, beforeHeads, after, decoded.heads)) ack = 2;
+    // A follow-up (written after the peer read ours) crosses nothing: the protocol goes on.
+    else if (!followUps.has(e.docId) && this.crosses(e.docId, beforeHeads, after, decoded.heads)) ack = 2;
     return { docId: e.docId, bundle: false, before, after, state, heads, changed, ack };
   }
 
