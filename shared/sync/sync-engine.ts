@@ -1,6 +1,7 @@
 import * as A from '@automerge/automerge';
 import { createHash } from 'node:crypto';
 import { concat, sameHeads, type DocSet } from '../ledger/doc-set.js';
+import { applyChunk } from './apply-chunk.js';
 import { bundleSince, isBundleEntry, packBundle, unpackBundle } from './bundle-codec.js';
 import { SyncRejected, type Refusal } from './sync-errors.js';
 import { isReservedKey, type SyncStateStore } from './sync-state-store.js';
@@ -342,7 +343,7 @@ export class SyncEngine {
     const { chunk, deps } = unpacked;
     let after: A.Doc<unknown>;
     try {
-      if (before) after = A.loadIncremental(before, chunk);
+      if (before) after = applyChunk(before, chunk);
       else if (deps === 0) after = A.load(chunk, { actor: this.docs.actor });
       else after = A.loadIncremental(A.init({ actor: this.docs.actor }), chunk);
     } catch {
