@@ -63,8 +63,11 @@ export class BankReplicas {
 
   /** Keep `bankId` loaded until `release()` (a sync session does, while connected). */
   pin(bankId: string): { replica: BankReplica; release(): void } {
-    const replica = this.get(bankId);
+    // Pinned BEFORE it is loaded: with every cached bank pinned, loading it would otherwise
+    // evict it at once, and the session would hold a replica the API no longer uses (its
+    // changes — a revocation — would never be pushed to the hub).
     this.pins.set(bankId, (this.pins.get(bankId) ?? 0) + 1);
+    const replica = this.get(bankId);
     let released = false;
     return {
       replica,

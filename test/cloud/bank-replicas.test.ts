@@ -35,6 +35,21 @@ describe('BankReplicas', () => {
     expect(again.loaded()).toEqual(['b1']);
   });
 
+  it('a bank pinned when every cached bank is pinned stays the one the API uses', async () => {
+    cloud = await testCloud();
+    const { store, clock, random } = cloud;
+    for (const b of ['b1', 'b2', 'b3']) store.banks.add(b, 4, 0);
+    const replicas = new BankReplicas({ db: store.db, clock, random, capacity: 2 });
+    replicas.pin('b1');
+    replicas.pin('b2');
+    const { replica } = replicas.pin('b3'); // over capacity, all pinned
+    expect(replicas.get('b3')).toBe(replica);
+    const written: string[] = [];
+    replica.storage.onChange((id) => written.push(id));
+    replicas.get('b3').ledger.announce('p-b3', { carrier: 'c', trackingNumber: 't', size: 'S' });
+    expect(written).toContain('parcel:p-b3'); // the sync session of b3 hears of it
+  });
+
   it('keeps each bank’s documents apart in the shared table', async () => {
     cloud = await testCloud();
     const r1 = cloud.replicas.get('bank-1');
