@@ -45,7 +45,7 @@ export const round = (x: number, digits = 2): number => Number(x.toFixed(digits)
 async function main(argv: string[]): Promise<number> {
   const [name, ...args] = argv;
   const names = benchNames();
-  if (!name || !/^[a-z0-9][a-z0-9-]*$/.test(name) || !names.includes(name)) {
+  if (!name || !/^[a-z0-9][a-z0-9_-]*$/.test(name) || !names.includes(name)) {
     log(`${name ? `unknown bench "${name}"` : 'no bench named'}. Usage: npm run bench -- <name> [args…]`);
     log(`available: ${names.join(', ')}`);
     return 2;
