@@ -2,15 +2,15 @@ import * as A from '@automerge/automerge';
 import { createHash } from 'node:crypto';
 import { concat, sameHeads, type DocSet } from '../ledger/doc-set.js';
 import { applyChunk } from './apply-chunk.js';
-import { bundleSince, isBundleEntry, packBundle, unpackBundle } from './bundle-codec.js';
+import { changesSince, isChangesEntry, packChanges, unpackChanges } from './changes-codec.js';
 import { SyncRejected, type Refusal } from './sync-errors.js';
 import { isReservedKey, type SyncStateStore } from './sync-state-store.js';
 import { decodeShared, encodeShared, primed } from './shared-heads.js';
 
 /**
- * What a frame says about one document: either the changes the receiver lacks, as a compact
- * Automerge bundle (see bundle-codec.ts), or an Automerge sync message (the repair path, and
- * what a peer without the bundle path speaks).
+ * What a frame says about one document: either the changes the receiver lacks, in compact form
+ * (see changes-codec.ts), or an Automerge sync message (the repair path, and what a peer that
+ * does not send changes directly speaks).
  */
 export interface SyncEntry {
   docId: string;
@@ -22,8 +22,8 @@ export interface OutgoingBatch {
   entries: SyncEntry[];
   /** Our heads of each entry's document when the entry was generated. */
   heads: A.Heads[];
-  /** Per entry: true for a bundle of changes, false for an Automerge sync message. */
-  bundles: boolean[];
+  /** Per entry: `changes` (compact changes) or `sync` (an Automerge sync message). */
+  kinds: ('changes' | 'sync')[];
   /** Sum of the message sizes. */
   bytes: number;
 }
@@ -36,8 +36,8 @@ export interface OutgoingBatch {
  * - `2` the entry crossed one of the receiver's own (both sent changes at once): the receiver
  *   now holds exactly the union of both, as the sender does once it applied the receiver's
  *   entry (which it reads first);
- * - `3` it could not apply the bundle (it lacks the history the bundle builds on): the sender
- *   sends the whole document.
+ * - `3` it could not apply the changes (it lacks the history they build on): the sender sends
+ *   the whole document.
  */
 export type Ack = 0 | 1 | 2 | 3;
 
@@ -79,7 +79,8 @@ export interface SyncEngineOptions {
 /** What one entry of a received batch will do, decided before anything is stored. */
 interface Staged {
   docId: string;
-  bundle: boolean;
+  /** Compact changes, applied in place (else an Automerge sync message, applied to a clone). */
+  direct: boolean;
   before: A.Doc<unknown> | undefined;
   after: A.Doc<unknown> | undefined;
   heads: A.Heads;
@@ -99,11 +100,11 @@ interface Staged {
  *
  * - **Only documents that may differ** are mentioned: at `start()` those whose heads differ
  *   from the shared heads; then those changed locally (`markChanged`) or by the peer.
- * - **Changes, not negotiation**: a document is sent as a bundle of its changes since the
- *   shared heads (the whole document when none are shared), applied by the receiver with
- *   `Automerge.loadIncremental` on its own version — no clone, no sync state. If the receiver
- *   lacks part of the history the bundle builds on (its shared heads were wrong), it answers
- *   `3` and gets the whole document.
+ * - **Changes, not negotiation**: a document is sent as its changes since the shared heads
+ *   (its whole history when none are shared), without the hashes the receiver can rebuild
+ *   (changes-codec.ts), applied by the receiver to its own version with `loadIncremental` —
+ *   no clone, no sync state. If the receiver lacks part of the history they build on (its
+ *   shared heads were wrong), it answers `3` and gets the whole document.
  * - **All or nothing**: `receive()` applies every entry, asks `authorize` about each result,
  *   and commits them in one transaction (documents and shared heads), or throws
  *   `SyncRejected` having changed nothing (documents applied in place are reverted).
@@ -125,9 +126,9 @@ export class SyncEngine {
   private readonly live = new Map<string, A.SyncState>();
   /** Documents to look at in the next batch. */
   private readonly dirty = new Set<string>();
-  /** Documents to look at once the bundle in flight about them is answered. */
+  /** Documents to look at once the changes in flight about them are answered. */
   private readonly waiting = new Set<string>();
-  /** Bundles sent and not yet answered: our heads when we sent them. */
+  /** Changes sent and not yet answered: our heads when we sent them. */
   private readonly inflight = new Map<string, A.Heads>();
   /** Documents whose messages crossed: our heads right after applying the peer's (the union of both). */
   private readonly crossed = new Map<string, A.Heads>();
@@ -181,7 +182,7 @@ export class SyncEngine {
 
   /** The next batch of entries, or null when nothing needs saying. */
   outgoing(maxBytes = this.maxBatchBytes): OutgoingBatch | null {
-    const out: OutgoingBatch = { entries: [], heads: [], bundles: [], bytes: 0 };
+    const out: OutgoingBatch = { entries: [], heads: [], kinds: [], bytes: 0 };
     for (const id of [...this.dirty]) {
       if (out.bytes >= maxBytes) break;
       this.dirty.delete(id);
@@ -200,13 +201,13 @@ export class SyncEngine {
       const heads = A.getHeads(doc);
       const shared = this.shared.get(id) ?? [];
       if (sameHeads(heads, shared)) continue; // clean: the peer holds exactly this
-      const bundle = this.bundle(doc, shared);
-      if (!bundle) continue; // we hold nothing the peer lacks (it holds more: it will say so)
-      const message = packBundle(bundle, shared);
+      const changes = this.changes(doc, shared);
+      if (!changes) continue; // we hold nothing the peer lacks (it holds more: it will say so)
+      const message = packChanges(changes, shared);
       this.inflight.set(id, heads);
       out.entries.push({ docId: id, message });
       out.heads.push(heads);
-      out.bundles.push(true);
+      out.kinds.push('changes');
       out.bytes += message.length;
     }
     return out.entries.length ? out : null;
@@ -229,15 +230,15 @@ export class SyncEngine {
     batch.entries.forEach((e, i) => {
       const id = e.docId;
       const ack = acks[i];
-      const bundle = batch.bundles[i];
-      if (bundle) this.inflight.delete(id);
+      const direct = batch.kinds[i] === 'changes';
+      if (direct) this.inflight.delete(id);
       if (this.waiting.delete(id)) this.dirty.add(id);
       const crossed = this.crossed.get(id);
       if (ack === 3) reset.push(id);
       else if (ack === 1 && !verified) repair.push(id);
       else if (ack === 2 && crossed) union.push([id, crossed]);
       else if (ack === 1 || ack === 2) exact.push([id, batch.heads[i]!]);
-      if (ack || bundle) this.crossed.delete(id);
+      if (ack || direct) this.crossed.delete(id);
     });
     this.writeShared([...exact, ...union, ...reset.map((id): [string, A.Heads] => [id, []])]);
     this.noteShared(exact, false);
@@ -276,7 +277,7 @@ export class SyncEngine {
     const crossed: Staged[] = [];
     const previous = new Map<string, A.Heads | undefined>();
     try {
-      for (const e of entries) staged.push(isBundleEntry(e.message) ? this.stageBundle(e, followUps) : this.stageSync(e, followUps));
+      for (const e of entries) staged.push(isChangesEntry(e.message) ? this.stageChanges(e, followUps) : this.stageSync(e, followUps));
       for (const s of staged) if (s.ack === 2) crossed.push(s);
       const settled = staged.filter((s) => s.ack === 1).map((s): [string, A.Heads] => [s.docId, s.heads]);
       // Known before the commit: the change feed reports our own writes as it commits.
@@ -290,9 +291,9 @@ export class SyncEngine {
       try {
         this.docs.transaction(() => {
           for (const s of staged) {
-            // A bundle that added nothing still superseded our version object: keep the current one.
+            // Changes that added nothing still superseded our version object: keep the current one.
             if (!s.changed) {
-              if (s.bundle && s.after && s.after !== s.before) this.docs.put(s.docId, s.after);
+              if (s.direct && s.after && s.after !== s.before) this.docs.put(s.docId, s.after);
               continue;
             }
             this.docs.put(s.docId, s.after!);
@@ -306,7 +307,7 @@ export class SyncEngine {
       this.noteShared(settled, true);
       for (const s of staged) {
         if (s.ack === 1 || s.ack === 3) continue;
-        if (!s.bundle) {
+        if (!s.direct) {
           this.live.set(s.docId, s.state!);
           if (s.ack === 0) this.dirty.add(s.docId);
         } else if (s.ack === 0) this.mark(s.docId);
@@ -318,26 +319,26 @@ export class SyncEngine {
         if (heads) this.shared.set(id, heads);
         else this.shared.delete(id);
       }
-      for (const s of staged) if (s.bundle && s.after !== s.before) this.revert(s.docId, s.before, s.after, { unchanged: !s.changed });
+      for (const s of staged) if (s.direct && s.after !== s.before) this.revert(s.docId, s.before, s.after, { unchanged: !s.changed });
       throw err;
     }
   }
 
   /**
-   * Apply a bundle to our own version, in place (reverted if the batch fails), and decide the
-   * answer. Nothing is stored yet.
+   * Apply compact changes to our own version, in place (reverted if the batch fails), and
+   * decide the answer. Nothing is stored yet.
    */
-  private stageBundle(e: SyncEntry, followUps: ReadonlySet<string>): Staged {
+  private stageChanges(e: SyncEntry, followUps: ReadonlySet<string>): Staged {
     const id = e.docId;
     const before = this.docs.get(id);
     const shared = this.shared.get(id) ?? [];
     const beforeHeads = before ? A.getHeads(before) : [];
-    const unchanged = (ack: Ack): Staged => ({ docId: id, bundle: true, before, after: before, heads: beforeHeads, changed: false, ack });
+    const unchanged = (ack: Ack): Staged => ({ docId: id, direct: true, before, after: before, heads: beforeHeads, changed: false, ack });
     let unpacked;
     try {
-      unpacked = unpackBundle(e.message, before ? [...shared, ...beforeHeads] : shared);
+      unpacked = unpackChanges(e.message, before ? [...shared, ...beforeHeads] : shared);
     } catch {
-      throw new SyncRejected('malformed_sync_message', `The bundle for ${id} is malformed.`);
+      throw new SyncRejected('malformed_sync_message', `The changes for ${id} are malformed.`);
     }
     if ('unresolved' in unpacked || (!before && unpacked.deps !== undefined && unpacked.deps > 0)) return unchanged(3);
     const { chunk, deps } = unpacked;
@@ -374,13 +375,13 @@ export class SyncEngine {
     else if (inflight && sameHeads(inflight, beforeHeads)) ack = followUps.has(id) ? 1 : 2;
     else if (!inflight && (!before || sameHeads(beforeHeads, shared))) ack = 1;
     else ack = 0;
-    return { docId: id, bundle: true, before, after, heads, changed, ack };
+    return { docId: id, direct: true, before, after, heads, changed, ack };
   }
 
   /**
-   * Put back `before`'s content as our version of a document a bundle was applied to in place
-   * (which made `before` a read-only view), and free the version the bundle produced.
-   * `unchanged`: the bundle added nothing, so `after` is the same content, writable.
+   * Put back `before`'s content as our version of a document changes were applied to in place
+   * (which made `before` a read-only view), and free the version they produced.
+   * `unchanged`: the changes added nothing, so `after` is the same content, writable.
    * `heads`: `before`'s heads when it is still current (the load failed half-way).
    */
   private revert(id: string, before: A.Doc<unknown> | undefined, after: A.Doc<unknown> | undefined, opts: { unchanged?: boolean; heads?: A.Heads } = {}): void {
@@ -419,7 +420,7 @@ export class SyncEngine {
     if (heads.length > 0 && sameHeads(heads, decoded.heads)) ack = 1;
     // A follow-up (written after the peer read ours) crosses nothing: the protocol goes on.
     else if (!followUps.has(e.docId) && this.crosses(e.docId, beforeHeads, after, decoded.heads)) ack = 2;
-    return { docId: e.docId, bundle: false, before, after, state, heads, changed, ack };
+    return { docId: e.docId, direct: false, before, after, state, heads, changed, ack };
   }
 
   /** The protocol's way: `receiveSyncMessage` on a clone (or a new document). */
@@ -462,12 +463,12 @@ export class SyncEngine {
     return theirHeads.length > 0 && A.hasHeads(after, theirHeads);
   }
 
-  /** The changes of `doc` the peer lacks, as a bundle (the whole history if `shared` is not all ours). */
-  private bundle(doc: A.Doc<unknown>, shared: A.Heads): Uint8Array | undefined {
+  /** The changes of `doc` the peer lacks (the whole history if `shared` is not all ours). */
+  private changes(doc: A.Doc<unknown>, shared: A.Heads): Uint8Array | undefined {
     try {
-      return bundleSince(doc, shared);
+      return changesSince(doc, shared);
     } catch {
-      return bundleSince(doc, []);
+      return changesSince(doc, []);
     }
   }
 
@@ -483,7 +484,7 @@ export class SyncEngine {
     }
     out.entries.push({ docId: id, message });
     out.heads.push(heads);
-    out.bundles.push(false);
+    out.kinds.push('sync');
     out.bytes += message.length;
   }
 

@@ -18,7 +18,7 @@ import { SyncRejected } from './sync-errors.js';
  *           document (see `Ack`)
  * digest  = `headsDigest` of the entries answered 1, with the heads the receiver holds now
  * entry   = idLength(varint) docId(utf-8) msgLength(varint) message
- * message = compact Automerge bundle (bundle-codec.ts) | Automerge sync message
+ * message = compact Automerge changes (changes-codec.ts) | Automerge sync message
  * ```
  *
  * `seq` starts at 1 and grows by exactly one per frame and direction, so a replayed, dropped

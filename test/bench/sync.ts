@@ -6,6 +6,13 @@
  * SQLite stores with synchronous=FULL at both ends — and we time until both sides are quiet
  * with identical heads. Bytes are counted on the TCP connection (HTTP upgrade, WebSocket
  * framing and all). The same events then run through the baseline (baseline-sync.ts).
+ *
+ * `floor_ms` is the bare Automerge work any one-document-per-parcel design has to do for the
+ * same resync, measured in the same run: encode each side's changes since the shared heads
+ * (`saveSince`, the cheapest encoder) and apply them to the other side's version (the
+ * cheapest apply that leaves a readable document, `applyChunk`), in memory — no transport,
+ * storage, authorization or bookkeeping. It is measured on copies taken before the resync, after
+ * it, so it does not warm anything up for the timed run.
  * `--profile=<file>` writes a CPU profile of the resync.
  */
 import * as A from '@automerge/automerge';
@@ -31,6 +38,7 @@ import { TEST_ARGON2 } from '../../shared/codes/hasher.js';
 import { DocSet, sameHeads } from '../../shared/ledger/doc-set.js';
 import { ParcelLedger, parcelDocId } from '../../shared/ledger/parcel-ledger.js';
 import { ManualClock, randomId, SeededRandom } from '../../shared/ports.js';
+import { applyChunk } from '../../shared/sync/apply-chunk.js';
 import { reserveAutomergeHeap } from '../../shared/sync/automerge-heap.js';
 import { ObservedDocStorage } from '../../shared/sync/change-feed.js';
 import { planSyncEvents, runBaseline, type PlanEvent } from './baseline-sync.js';
@@ -163,6 +171,16 @@ export async function run(args: string[]): Promise<object> {
     }
   }
 
+  // Both sides' versions of every document that changed, for the floor measured later.
+  const floorInput: { since: A.Heads; hub?: Uint8Array; cloud?: Uint8Array }[] = [];
+  for (const id of new Set([...hubDocs.ids(), ...cloud.docs.ids()])) {
+    const since = headsBefore.get(`h:${id}`) ?? headsBefore.get(`c:${id}`) ?? [];
+    const h = hubDocs.get(id);
+    const c = cloud.docs.get(id);
+    const changed = (d: A.Doc<unknown> | undefined) => d !== undefined && !sameHeads(A.getHeads(d), since);
+    if (changed(h) || changed(c)) floorInput.push({ since, hub: h && A.save(h), cloud: c && A.save(c) });
+  }
+
   // ---- reconnect: timed until both sides are quiet ---------------------------------------
   const before = client.stats();
   proxy.reset();
@@ -201,6 +219,8 @@ export async function run(args: string[]): Promise<object> {
   store.close();
   for (const f of files) for (const s of ['', '-wal', '-shm']) rmSync(f + s, { force: true });
 
+  const floor = automergeFloor(floorInput);
+  log(`sync bench: Automerge floor of the same resync: ${floor.ms} ms (${floor.applies} documents applied)`);
   log(`sync bench: resync ${Math.round(resyncMs)} ms (handshake ${Math.round(handshakeMs)} ms), ${after.framesSent - before.framesSent} frames up, ${after.framesReceived - before.framesReceived} down, ${bytesOnWire} bytes on the wire; now the baseline`);
   const baseline = runBaseline(plan, seed, log);
   const result = {
@@ -219,8 +239,34 @@ export async function run(args: string[]): Promise<object> {
     messages: after.messagesSent - before.messagesSent + after.messagesReceived - before.messagesReceived,
     baseline_round_trips: baseline.baseline_round_trips,
     baseline_full_doc_bytes: baseline.baseline_full_doc_bytes,
+    floor_ms: floor.ms,
+    floor_applies: floor.applies,
     time_target_met: resyncMs <= 0.5 * baseline.baseline_resync_ms,
     bytes_target_met: bytesOnWire <= baseline.baseline_bytes_on_wire,
   };
   return result;
+}
+
+/**
+ * Encode each side's changes since the shared heads and apply them to the other side's version,
+ * for every document that changed, on fresh copies: the Automerge work no per-document sync can
+ * skip. Only the encoding and the applying are timed.
+ */
+function automergeFloor(input: { since: A.Heads; hub?: Uint8Array; cloud?: Uint8Array }[]): { ms: number; applies: number } {
+  const docs = input.map((d) => ({ since: d.since, hub: d.hub && A.load(d.hub), cloud: d.cloud && A.load(d.cloud) }));
+  let applies = 0;
+  const t0 = performance.now();
+  const sent = docs.map((d) => {
+    const changes = (from: A.Doc<unknown> | undefined) => (from && !sameHeads(A.getHeads(from), d.since) ? A.saveSince(from, d.since) : undefined);
+    return { toCloud: changes(d.hub), toHub: changes(d.cloud) };
+  });
+  docs.forEach((d, i) => {
+    const { toCloud, toHub } = sent[i]!;
+    if (toCloud) d.cloud = d.cloud ? applyChunk(d.cloud, toCloud) : A.load(toCloud);
+    if (toHub) d.hub = d.hub ? applyChunk(d.hub, toHub) : A.load(toHub);
+    applies += Number(!!toCloud) + Number(!!toHub);
+  });
+  const ms = Math.round(performance.now() - t0);
+  for (const d of docs) for (const doc of [d.hub, d.cloud]) if (doc) A.free(doc);
+  return { ms, applies };
 }

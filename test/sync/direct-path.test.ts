@@ -1,7 +1,7 @@
 /**
- * The bundle path of the sync engine: documents travel as compact bundles of the changes since
- * the persisted shared heads, are applied in place, and are acknowledged with two bits plus one
- * heads digest per reply. These tests drive the paths a plain resync does not: the codec's exact
+ * The direct path of the sync engine: documents travel as their changes since the persisted
+ * shared heads, in compact form, are applied in place, and are acknowledged with two bits plus
+ * one heads digest per reply. These tests drive the paths a plain resync does not: the codec's exact
  * round trip, a receiver that lacks the history a bundle builds on (ack 3, whole document), a
  * disagreement about the shared heads (digest mismatch, repaired by Automerge's sync protocol),
  * a refused batch after in-place applies, and a follow-up written after the peer applied ours.
@@ -10,7 +10,7 @@ import * as A from '@automerge/automerge';
 import { describe, expect, it } from 'vitest';
 import { sameHeads } from '../../shared/ledger/doc-set.js';
 import { parcelDocId } from '../../shared/ledger/parcel-ledger.js';
-import { bundleSince, packBundle, TAG_BUNDLE, unpackBundle } from '../../shared/sync/bundle-codec.js';
+import { changesSince, packChanges, TAG_CHANGES, unpackChanges } from '../../shared/sync/changes-codec.js';
 import { decodeShared, encodeShared, peerHolds } from '../../shared/sync/shared-heads.js';
 import { SyncEngine } from '../../shared/sync/sync-engine.js';
 import { allow, converged, InMemoryLink, newClock, Replica } from './harness.js';
@@ -34,34 +34,41 @@ async function synced() {
 
 const codeOf = (r: Replica, p: string) => Object.keys(r.ledger.doc(p)!.codes)[0]!;
 
-describe('bundle codec', () => {
-  it('rebuilds the exact bundle; shared dependencies travel as prefixes, others in full', async () => {
+describe('changes codec', () => {
+  it('rebuilds the exact change chunks; shared dependencies travel as prefixes, others in full', async () => {
     const { hub, clock } = await synced();
     const id = parcelDocId('p1');
     const shared = A.getHeads(hub.docs.get(id)!);
     clock.advance(1000);
     hub.ledger.markUsed('p1', codeOf(hub, 'p1'), 'att-1', 2);
-    const bundle = bundleSince(hub.docs.get(id)!, shared)!;
-    const compact = packBundle(bundle, shared);
-    expect(compact[0]).toBe(TAG_BUNDLE);
-    expect(compact.length).toBeLessThan(bundle.length - 32);
-    const back = unpackBundle(compact, [...shared, 'ff'.repeat(32)]);
-    expect('chunk' in back && Buffer.from(back.chunk).equals(Buffer.from(bundle))).toBe(true);
-    // Unknown to the sender as shared: the full hash travels, nothing to resolve.
-    const full = packBundle(bundle, []);
+    clock.advance(1000);
+    hub.ledger.revoke('p1', 'courier took it back'); // a second change, depending on the first
+    const chunks = changesSince(hub.docs.get(id)!, shared)!;
+    const compact = packChanges(chunks, shared);
+    expect(compact[0]).toBe(TAG_CHANGES);
+    // Two changes: 2 x (magic + checksum) and the hash of the first, which the second names.
+    expect(compact.length).toBeLessThan(chunks.length - 2 * 8 - 32);
+    const back = unpackChanges(compact, [...shared, 'ff'.repeat(32)]);
+    expect('chunk' in back && Buffer.from(back.chunk).equals(Buffer.from(chunks))).toBe(true);
+    // Unknown to the sender as shared: the full hashes travel, nothing to resolve.
+    const full = packChanges(chunks, []);
     expect(full.length).toBe(compact.length + 28 * shared.length);
-    const back2 = unpackBundle(full, []);
-    expect('chunk' in back2 && Buffer.from(back2.chunk).equals(Buffer.from(bundle))).toBe(true);
+    const back2 = unpackChanges(full, []);
+    expect('chunk' in back2 && Buffer.from(back2.chunk).equals(Buffer.from(chunks))).toBe(true);
     // A prefix the receiver cannot resolve.
-    expect(unpackBundle(compact, [])).toEqual({ unresolved: true, deps: shared.length });
+    expect(unpackChanges(compact, [])).toEqual({ unresolved: true });
+    // The whole history of a document: no outside dependency at all.
+    const all = changesSince(hub.docs.get(id)!, [])!;
+    const whole = unpackChanges(packChanges(all, []), []);
+    expect('chunk' in whole && whole.deps === 0 && Buffer.from(whole.chunk).equals(Buffer.from(all))).toBe(true);
     // Shared heads records: compact, and older Automerge-encoded records still read.
     expect(decodeShared(encodeShared(shared))).toEqual(shared);
     expect(decodeShared(A.encodeSyncState({ ...A.initSyncState(), sharedHeads: shared } as A.SyncState))).toEqual(shared);
   });
 });
 
-describe('SyncEngine bundle path', () => {
-  it('a receiver that lacks the history a bundle builds on asks for the whole document (ack 3)', async () => {
+describe('SyncEngine direct path', () => {
+  it('a receiver that lacks the history the changes build on asks for the whole document (ack 3)', async () => {
     const { hub, cloud, clock } = await synced();
     const id = parcelDocId('p2');
     hub.docs.remove(id); // e.g. pruned at the hub, or lost
@@ -73,7 +80,7 @@ describe('SyncEngine bundle path', () => {
     expect(link.refusals).toEqual([]);
     expect(converged(hub.docs, cloud.docs)).toBe(true);
     expect(hub.ledger.view('p2')!.codes[0]!.state).toBe('revoked');
-    expect(link.b.stats.messagesSent).toBe(2); // the bundle, then the whole document
+    expect(link.b.stats.messagesSent).toBe(2); // the changes, then the whole document
     expect(peerHolds(cloud.states, 'a', id, cloud.docs.get(id))).toBe(true);
   });
 
@@ -129,7 +136,7 @@ describe('SyncEngine bundle path', () => {
     expect(hub.ledger.view('p1')!.codes[0]!.state).toBe('used');
   });
 
-  it('a follow-up written after the peer applied our bundle settles without another round', async () => {
+  it('a follow-up written after the peer applied our changes settles without another round', async () => {
     const { hub, cloud, clock } = await synced();
     const id = parcelDocId('p4');
     const hubE = new SyncEngine({ docs: hub.docs, peer: 'b', store: hub.states, authorize: allow });
