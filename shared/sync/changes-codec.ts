@@ -30,7 +30,7 @@ import { createHash } from 'node:crypto';
 
 export const TAG_RAW = 0x02;
 export const TAG_CHANGES = 0x03;
-const MAGIC = [0x85, 0x6f, 0x4a, 0x83];
+const MAGIC = Buffer.from([0x85, 0x6f, 0x4a, 0x83]);
 const CHANGE_TYPE = 0x01;
 const PREFIX = 4;
 /** Sanity limits for what a peer may ask us to rebuild. */
@@ -46,31 +46,56 @@ export function changesSince(doc: A.Doc<unknown>, since: A.Heads): Uint8Array | 
   return bytes.length ? bytes : undefined;
 }
 
+const sha256 = (b: Uint8Array): Buffer => createHash('sha256').update(b).digest();
+
+/** One change chunk of `saveSince`'s output, by offsets. */
+interface ParsedChange {
+  hash: string;
+  /** Offset of the first dependency hash, and how many. */
+  depsAt: number;
+  nDeps: number;
+  /** The body after the dependencies. */
+  restAt: number;
+  restEnd: number;
+}
+
 /**
  * The compact entry for `chunks` (Automerge change chunks, as `saveSince` gives them), or the
  * raw bytes, tagged, if they are not what this codec understands. `shared`: the heads the
  * receiver is known to hold (hex), which travel as prefixes.
  */
 export function packChanges(chunks: Uint8Array, shared: readonly string[]): Uint8Array {
-  const parsed = parseChunks(chunks);
+  const b = Buffer.from(chunks.buffer, chunks.byteOffset, chunks.byteLength);
+  const parsed = parseChunks(b);
   if (!parsed) return raw(chunks);
-  const known = new Set(shared);
   const index = new Map<string, number>();
-  const parts: Uint8Array[] = [Uint8Array.from([TAG_CHANGES, ...uleb(parsed.length)])];
+  // Upper bound: per change its counts (2 x 5) and per dependency a kind and a hash.
+  const out = Buffer.allocUnsafe(1 + 5 + parsed.reduce((n, c) => n + 10 + c.nDeps * 33 + (c.restEnd - c.restAt), 0));
+  let w = 0;
+  out[w++] = TAG_CHANGES;
+  w = putUleb(out, w, parsed.length);
   parsed.forEach((c, i) => {
-    const refs: number[] = [...uleb(c.deps.length)];
-    parts.push(Uint8Array.from(refs));
-    for (const d of c.deps) {
-      const hex = Buffer.from(d).toString('hex');
-      const at = index.get(hex);
-      if (at !== undefined) parts.push(Uint8Array.from([2, ...uleb(at)]));
-      else if (known.has(hex)) parts.push(Uint8Array.of(0), d.subarray(0, PREFIX));
-      else parts.push(Uint8Array.of(1), d);
+    w = putUleb(out, w, c.nDeps);
+    for (let k = 0; k < c.nDeps; k++) {
+      const at = c.depsAt + k * 32;
+      const hex = b.toString('hex', at, at + 32);
+      const earlier = index.get(hex);
+      if (earlier !== undefined) {
+        out[w++] = 2;
+        w = putUleb(out, w, earlier);
+      } else if (shared.includes(hex)) {
+        out[w++] = 0;
+        w += b.copy(out, w, at, at + PREFIX);
+      } else {
+        out[w++] = 1;
+        w += b.copy(out, w, at, at + 32);
+      }
     }
-    parts.push(Uint8Array.from(uleb(c.rest.length)), c.rest);
+    w = putUleb(out, w, c.restEnd - c.restAt);
+    w += b.copy(out, w, c.restAt, c.restEnd);
     index.set(c.hash, i);
   });
-  return Buffer.concat(parts);
+  return out.subarray(0, w);
 }
 
 /** The result of unpacking an entry. */
@@ -87,61 +112,75 @@ export type Unpacked =
 export function unpackChanges(message: Uint8Array, candidates: readonly string[]): Unpacked {
   if (message[0] === TAG_RAW) return { chunk: message.subarray(1) };
   if (message[0] !== TAG_CHANGES) throw new Error('not a changes entry');
-  const r = new Reader(message, 1);
+  const m = Buffer.from(message.buffer, message.byteOffset, message.byteLength);
+  const r = new Reader(m, 1);
   const n = r.uleb();
   if (n === 0 || n > MAX_CHANGES) throw new Error('bad change count');
-  const hashes: Buffer[] = [];
-  const chunks: Uint8Array[] = [];
+  // First pass: where everything is, and each dependency as (kind, where).
+  const changes: { deps: { kind: number; at: number }[]; restAt: number; restEnd: number; size: number }[] = [];
+  let total = 0;
   let outside = 0;
-  let unresolved = false;
   for (let i = 0; i < n; i++) {
     const nDeps = r.uleb();
     if (nDeps > MAX_DEPS) throw new Error('bad dependency count');
-    const deps: Uint8Array[] = [];
+    const deps: { kind: number; at: number }[] = [];
     for (let k = 0; k < nDeps; k++) {
       const kind = r.byte();
       if (kind === 2) {
         const at = r.uleb();
         if (at >= i) throw new Error('forward reference');
-        deps.push(hashes[at]!);
-      } else if (kind === 1) {
-        deps.push(r.take(32));
-        outside++;
-      } else if (kind === 0) {
-        const prefix = Buffer.from(r.take(PREFIX)).toString('hex');
-        const matches = new Set(candidates.filter((c) => c.startsWith(prefix)));
-        if (matches.size === 1) deps.push(Buffer.from([...matches][0]!, 'hex'));
-        else unresolved = true;
+        deps.push({ kind, at });
+      } else if (kind === 1 || kind === 0) {
+        deps.push({ kind, at: r.at });
+        r.take(kind === 1 ? 32 : PREFIX);
         outside++;
       } else throw new Error('bad dependency kind');
     }
-    const rest = r.take(r.uleb());
-    if (unresolved) {
-      hashes.push(Buffer.alloc(32)); // nothing will be built; keep the indices aligned
-      continue;
-    }
-    const count = uleb(nDeps);
-    const bodyLength = count.length + nDeps * 32 + rest.length;
-    const header = [CHANGE_TYPE, ...uleb(bodyLength)];
-    const chunk = new Uint8Array(8 + header.length + bodyLength);
-    chunk.set(MAGIC, 0);
-    chunk.set(header, 8);
-    let w = 8 + header.length;
-    chunk.set(count, w);
-    w += count.length;
-    for (const d of deps) {
-      chunk.set(d, w);
-      w += 32;
-    }
-    chunk.set(rest, w);
-    const hash = createHash('sha256').update(chunk.subarray(8)).digest();
-    chunk.set(hash.subarray(0, 4), 4);
-    hashes.push(hash);
-    chunks.push(chunk);
+    const restLength = r.uleb();
+    const restAt = r.at;
+    r.take(restLength);
+    const bodyLength = ulebLength(nDeps) + nDeps * 32 + restLength;
+    const size = 8 + 1 + ulebLength(bodyLength) + bodyLength;
+    changes.push({ deps, restAt, restEnd: restAt + restLength, size });
+    total += size;
   }
   if (!r.done()) throw new Error('trailing bytes');
-  if (unresolved) return { unresolved: true };
-  return { chunk: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks), deps: outside };
+  // Second pass: write each chunk, hashing it as soon as it is complete (later ones may name it).
+  const out = Buffer.allocUnsafe(total);
+  const hashes: Buffer[] = [];
+  let w = 0;
+  for (const c of changes) {
+    const start = w;
+    MAGIC.copy(out, w);
+    w += 8; // magic, then the checksum once the chunk is complete
+    out[w++] = CHANGE_TYPE;
+    w = putUleb(out, w, bodyLengthOf(c));
+    w = putUleb(out, w, c.deps.length);
+    for (const d of c.deps) {
+      if (d.kind === 2) w += hashes[d.at]!.copy(out, w);
+      else if (d.kind === 1) w += m.copy(out, w, d.at, d.at + 32);
+      else {
+        const prefix = m.toString('hex', d.at, d.at + PREFIX);
+        let match: string | undefined;
+        for (const h of candidates) {
+          if (!h.startsWith(prefix) || h === match) continue;
+          if (match !== undefined) return { unresolved: true };
+          match = h;
+        }
+        if (match === undefined) return { unresolved: true };
+        w += out.write(match, w, 32, 'hex');
+      }
+    }
+    w += m.copy(out, w, c.restAt, c.restEnd);
+    const hash = sha256(out.subarray(start + 8, w));
+    hash.copy(out, start + 4, 0, 4);
+    hashes.push(hash);
+  }
+  return { chunk: out, deps: outside };
+}
+
+function bodyLengthOf(c: { deps: unknown[]; restAt: number; restEnd: number }): number {
+  return ulebLength(c.deps.length) + c.deps.length * 32 + (c.restEnd - c.restAt);
 }
 
 function raw(bytes: Uint8Array): Uint8Array {
@@ -151,46 +190,38 @@ function raw(bytes: Uint8Array): Uint8Array {
   return out;
 }
 
-interface ParsedChange {
-  hash: string;
-  deps: Uint8Array[];
-  rest: Uint8Array;
-}
-
 /**
- * Split Automerge change chunks into their dependencies and the rest of their bodies, or
- * undefined if they are not plain change chunks in dependency order, with minimal LEB128
- * lengths (what the receiver will rebuild).
+ * Locate the dependencies of each of `saveSince`'s change chunks, or undefined if they are
+ * not plain change chunks in dependency order, with minimal LEB128 lengths (what the receiver
+ * will rebuild).
  */
-function parseChunks(b: Uint8Array): ParsedChange[] | undefined {
+function parseChunks(b: Buffer): ParsedChange[] | undefined {
   const out: ParsedChange[] = [];
   try {
     const r = new Reader(b, 0);
     while (!r.done()) {
       const start = r.at;
-      if (MAGIC.some((m) => r.byte() !== m)) return undefined;
-      const checksum = r.take(4);
+      if (b.compare(MAGIC, 0, 4, start, start + 4) !== 0) return undefined;
+      r.take(8);
       if (r.byte() !== CHANGE_TYPE) return undefined;
       const lenAt = r.at;
       const len = r.uleb();
-      if (uleb(len).length !== r.at - lenAt) return undefined;
+      if (ulebLength(len) !== r.at - lenAt) return undefined;
       const bodyAt = r.at;
-      const body = r.take(len);
-      const hash = createHash('sha256').update(b.subarray(start + 8, bodyAt + len)).digest();
-      if (!hash.subarray(0, 4).equals(Buffer.from(checksum))) return undefined;
-      const br = new Reader(body, 0);
-      const nAt = br.at;
-      const n = br.uleb();
-      if (uleb(n).length !== br.at - nAt || n > MAX_DEPS) return undefined;
-      const deps: Uint8Array[] = [];
-      for (let i = 0; i < n; i++) deps.push(br.take(32));
-      out.push({ hash: hash.toString('hex'), deps, rest: body.subarray(br.at) });
+      r.take(len);
+      const hash = sha256(b.subarray(start + 8, bodyAt + len));
+      if (hash.compare(b, start + 4, start + 8, 0, 4) !== 0) return undefined;
+      const br = new Reader(b, bodyAt);
+      const nDeps = br.uleb();
+      if (ulebLength(nDeps) !== br.at - bodyAt || nDeps > MAX_DEPS || br.at + nDeps * 32 > bodyAt + len) return undefined;
+      out.push({ hash: hash.toString('hex'), depsAt: br.at, nDeps, restAt: br.at + nDeps * 32, restEnd: bodyAt + len });
     }
     // A change depending on a later one of the same batch cannot be rebuilt in order.
     const later = new Set<string>();
     for (let i = out.length - 1; i >= 0; i--) {
-      if (out[i]!.deps.some((d) => later.has(Buffer.from(d).toString('hex')))) return undefined;
-      later.add(out[i]!.hash);
+      const c = out[i]!;
+      for (let k = 0; k < c.nDeps; k++) if (later.has(b.toString('hex', c.depsAt + k * 32, c.depsAt + (k + 1) * 32))) return undefined;
+      later.add(c.hash);
     }
     return out.length ? out : undefined;
   } catch {
@@ -198,16 +229,22 @@ function parseChunks(b: Uint8Array): ParsedChange[] | undefined {
   }
 }
 
-function uleb(n: number): number[] {
-  const out: number[] = [];
+function ulebLength(n: number): number {
+  let len = 1;
+  for (let v = Math.floor(n / 0x80); v > 0; v = Math.floor(v / 0x80)) len++;
+  return len;
+}
+
+function putUleb(out: Buffer, at: number, n: number): number {
+  let w = at;
   let v = n;
   do {
     let byte = v & 0x7f;
     v = Math.floor(v / 0x80);
     if (v > 0) byte |= 0x80;
-    out.push(byte);
+    out[w++] = byte;
   } while (v > 0);
-  return out;
+  return w;
 }
 
 class Reader {
