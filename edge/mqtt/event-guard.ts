@@ -5,8 +5,12 @@
  * because a caller that put a code in a message has a bug that must surface.
  */
 
-/** A code shown as `SSS-VVVVVV`, `SSS VVVVVV` or nine digits, not part of a longer number (a ms timestamp has 13 digits). */
-const CODE_LIKE = /(?<!\d)\d{3}[- ]?\d{6}(?!\d)/;
+/**
+ * A code shown as `SSS-VVVVVV`, `SSS VVVVVV` or nine digits, standing on its own: not part of
+ * a longer number (a ms timestamp has 13 digits) nor of a word — random hex ids
+ * (`a123456789b`) and tracking numbers (`TRK123456789`) are not codes.
+ */
+const CODE_LIKE = /(?<![0-9A-Za-z])\d{3}[- ]?\d{6}(?![0-9A-Za-z])/;
 /** Field names that must never appear: code, secret, hash and their obvious variants (`codeId` is fine). */
 const FORBIDDEN_KEY = /^(code|pickup_?code|plain_?code|pin)$|secret|password|pepper|^hash|hash$/i;
 /** An argon2 PHC string, whatever field it hides in. */

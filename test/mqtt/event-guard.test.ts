@@ -16,6 +16,8 @@ describe('event guard', () => {
     const e = { type: 'pickup', at: 1767225600000, compartment: 12, parcelId: 'P-2026-000123', codeId: 'a1b2c3d4', durationMs: 1800 };
     expect(JSON.parse(safeJson(e))).toEqual(e);
     expect(refused({ type: 'door_opened', at: 1767225600000, detail: 'door 3 opened by tech-1' })).toBeUndefined();
+    // Random hex ids and tracking numbers may hold nine digits in a row: they are words, not codes.
+    expect(refused({ type: 'pickup', at: 1, eventId: 'a123456789bcdef0', parcelId: 'TRK123456789' })).toBeUndefined();
   });
 
   it('refuses code-like digits anywhere, in any notation', () => {
