@@ -158,7 +158,7 @@ export class SyncEngine {
     for (const id of this.docs.ids()) {
       if (this.live.has(id) || !this.shares(id)) continue;
       const doc = this.docs.get(id)!;
-      if (!sameHeads(A.getHeads(doc), this.shared.get(id) ?? [])) this.mark(id);
+      if (!sameHeads(headsOf(doc), this.shared.get(id) ?? [])) this.mark(id);
     }
   }
 
@@ -198,7 +198,7 @@ export class SyncEngine {
         this.waiting.add(id);
         continue;
       }
-      const heads = A.getHeads(doc);
+      const heads = headsOf(doc);
       const shared = this.shared.get(id) ?? [];
       if (sameHeads(heads, shared)) continue; // clean: the peer holds exactly this
       const changes = this.changes(doc, shared);
@@ -332,7 +332,7 @@ export class SyncEngine {
     const id = e.docId;
     const before = this.docs.get(id);
     const shared = this.shared.get(id) ?? [];
-    const beforeHeads = before ? A.getHeads(before) : [];
+    const beforeHeads = before ? headsOf(before) : [];
     const unchanged = (ack: Ack): Staged => ({ docId: id, direct: true, before, after: before, heads: beforeHeads, changed: false, ack });
     let unpacked;
     try {
@@ -356,7 +356,7 @@ export class SyncEngine {
       this.revert(id, before, after);
       return unchanged(3);
     }
-    const heads = A.getHeads(after);
+    const heads = headsOf(after);
     const changed = !sameHeads(heads, beforeHeads);
     let refusal: Refusal | undefined;
     try {
@@ -411,8 +411,8 @@ export class SyncEngine {
     const before = this.docs.get(e.docId);
     const applied = (!before && this.loadNew(e.docId, decoded)) || this.applyMessage(e, before);
     const { after, state } = applied;
-    const heads = A.getHeads(after);
-    const beforeHeads = before ? A.getHeads(before) : [];
+    const heads = headsOf(after);
+    const beforeHeads = before ? headsOf(before) : [];
     const changed = !sameHeads(heads, beforeHeads);
     const refusal = this.opts.authorize(e.docId, before, heads.length ? after : undefined);
     if (refusal) throw new SyncRejected(refusal.code, refusal.message);
@@ -517,9 +517,20 @@ export class SyncEngine {
       const state = this.live.get(id);
       if (over || !state || sameHeads(state.lastSentHeads, heads)) this.live.delete(id);
       const doc = this.docs.get(id);
-      if (doc && !sameHeads(A.getHeads(doc), heads)) this.mark(id);
+      if (doc && !sameHeads(headsOf(doc), heads)) this.mark(id);
     }
   }
+}
+
+/**
+ * A document version's heads. A version object never changes (a new version is a new object),
+ * so its heads are cached: a resync asks for them several times per document.
+ */
+const knownHeads = new WeakMap<object, A.Heads>();
+function headsOf(doc: A.Doc<unknown>): A.Heads {
+  let heads = knownHeads.get(doc);
+  if (!heads) knownHeads.set(doc, (heads = A.getHeads(doc)));
+  return heads;
 }
 
 /**
