@@ -73,6 +73,9 @@ export function processIo(stdin: NodeJS.ReadStream = process.stdin, stdout: Node
  * empty line gives up.
  */
 export function readHidden(question: string, input: NodeJS.ReadStream, output: NodeJS.WritableStream): Promise<string> {
+  // Echo off BEFORE the question appears: a fast typist (or a test answering the prompt)
+  // would otherwise have the first characters echoed by the terminal.
+  input.setRawMode(true);
   output.write(question);
   return new Promise((resolve, reject) => {
     let typed = '';
@@ -91,7 +94,6 @@ export function readHidden(question: string, input: NodeJS.ReadStream, output: N
         else if (ch >= ' ') typed += ch;
       }
     };
-    input.setRawMode(true);
     input.on('data', onData);
     input.resume();
   });

@@ -50,7 +50,9 @@ describe('cubby tech: access', () => {
     expect(t.store.audit.since(0).filter((e) => e.type === 'tech_login')).toEqual([expect.objectContaining({ actor: `tech:${TECHNICIAN.id}` })]);
   });
 
-  test.skipIf(!hasScript)('on a terminal the secret is typed without echo (backspace edits it)', async () => {
+  test('on a terminal the secret is typed without echo (backspace edits it)', async () => {
+    // `script` (util-linux, on every Debian) gives the CLI a real pseudo-terminal.
+    expect(hasScript, 'this test needs `script` from util-linux: apt-get install -y bsdutils').toBe(true);
     const { t, cli } = await hubAndCli();
     const r = await runOnTerminal(['login', '--hub', t.url, '--id', TECHNICIAN.id], cli.configDir, `Secret for ${TECHNICIAN.id}: `, `${TECHNICIAN.secret}X\x7f\r`);
     expect(r.screen).toContain(`Logged in to ${t.url} as ${TECHNICIAN.id} (technician)`);
