@@ -132,8 +132,8 @@ export class SyncEngine {
   private readonly inflight = new Map<string, A.Heads>();
   /** Documents whose messages crossed: our heads right after applying the peer's (the union of both). */
   private readonly crossed = new Map<string, A.Heads>();
-  /** While `receive()` commits: the documents it writes (the change feed reports them as it commits). */
-  private committing: ReadonlySet<string> | undefined;
+  /** While `receive()` commits: the documents it writes, with their heads (the change feed reports them as it commits). */
+  private committing: ReadonlyMap<string, A.Heads> | undefined;
 
   constructor(private readonly opts: SyncEngineOptions) {
     this.docs = opts.docs;
@@ -164,8 +164,12 @@ export class SyncEngine {
 
   /** A local change of `docId` (or any reason to look at it again). Returns false when there is nothing to say about it. */
   markChanged(docId: string): boolean {
-    // Our own commit of what the peer sent is not a local change: the exchange settles it.
-    if (!this.shares(docId) || this.committing?.has(docId)) return false;
+    if (!this.shares(docId)) return false;
+    // Our own commit of what the peer sent is not a local change (the exchange settles it),
+    // unless a hook of the same transaction changed the document further.
+    const committing = this.committing?.get(docId);
+    const doc = committing && this.docs.get(docId);
+    if (doc && sameHeads(headsOf(doc), committing!)) return false;
     this.mark(docId);
     return true;
   }
@@ -287,7 +291,7 @@ export class SyncEngine {
         this.shared.set(id, heads);
       }
       const { onDocChanged } = this.opts;
-      this.committing = new Set(staged.filter((s) => s.changed).map((s) => s.docId));
+      this.committing = new Map(staged.filter((s) => s.changed).map((s) => [s.docId, s.heads]));
       try {
         this.docs.transaction(() => {
           for (const s of staged) {

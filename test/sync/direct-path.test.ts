@@ -165,4 +165,36 @@ describe('SyncEngine direct path', () => {
     expect(peerHolds(cloud.states, 'a', id, cloud.docs.get(id))).toBe(true);
     expect(hub.ledger.view('p4')!.codes[0]!.state).toBe('used');
   });
+
+  it('a hook that changes a received document in the same transaction still gets that change sent', async () => {
+    const { hub, cloud, clock } = await synced();
+    const id = parcelDocId('p0');
+    const hubE = new SyncEngine({ docs: hub.docs, peer: 'b', store: hub.states, authorize: allow });
+    const cloudE = new SyncEngine({
+      docs: cloud.docs,
+      peer: 'a',
+      store: cloud.states,
+      authorize: allow,
+      onDocChanged: (docId) => {
+        cloud.docs.change<{ exceptions: Record<string, unknown> }>(docId, 'hook', (d) => {
+          d.exceptions.hook = { at: 1, reason: 'seen by the hook' };
+        });
+      },
+    });
+    cloud.storage.onChange((docId) => cloudE.markChanged(docId));
+    hubE.start();
+    cloudE.start();
+    clock.advance(1000);
+    hub.ledger.markUsed('p0', codeOf(hub, 'p0'), 'att-1', 1);
+    hubE.markChanged(id);
+    const ours = hubE.outgoing()!;
+    const r = cloudE.receive(ours.entries);
+    hubE.settle(ours, r.acks, r.digest);
+    const theirs = cloudE.outgoing();
+    expect(theirs?.entries.map((e) => e.docId)).toEqual([id]);
+    const r2 = hubE.receive(theirs!.entries);
+    cloudE.settle(theirs!, r2.acks, r2.digest);
+    expect(hub.ledger.view('p0')!.exceptions.map((e) => e.reason)).toEqual(['seen by the hook']);
+    expect(sameHeads(A.getHeads(hub.docs.get(id)!), A.getHeads(cloud.docs.get(id)!))).toBe(true);
+  });
 });
