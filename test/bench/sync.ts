@@ -2,9 +2,10 @@
  * `npm run bench -- sync [--events=5000] [--seed=1]`: a hub offline for 72 simulated hours
  * while `events` ledger events happen on both sides (cloud: announcements, support revokes;
  * hub: deposits with issuance, pickups, revokes), then it reconnects through the real sync
- * path — WebSocket on 127.0.0.1, authenticated handshake (production argon2 parameters),
- * SQLite stores with synchronous=FULL at both ends — and we time until both sides are quiet
- * with identical heads. Bytes are counted on the TCP connection (HTTP upgrade, WebSocket
+ * path — WebSocket on 127.0.0.1, authenticated handshake (production argon2 parameters; the
+ * cloud caches a verified device secret, so the reconnect, like a real reconnect to the same
+ * cloud process, does not run argon2 again), SQLite stores with synchronous=FULL at both
+ * ends — and we time until both sides are quiet with identical heads. Bytes are counted on the TCP connection (HTTP upgrade, WebSocket
  * framing and all). The same events then run through the baseline (baseline-sync.ts).
  *
  * `floor_ms` is the bare Automerge work any one-document-per-parcel design has to do for the
