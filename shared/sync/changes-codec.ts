@@ -1,5 +1,6 @@
 import * as A from '@automerge/automerge';
 import { createHash } from 'node:crypto';
+import { ByteReader } from './byte-reader.js';
 
 /*
  * The compact form of a document's changes on the sync wire.
@@ -113,7 +114,7 @@ export function unpackChanges(message: Uint8Array, candidates: readonly string[]
   if (message[0] === TAG_RAW) return { chunk: message.subarray(1) };
   if (message[0] !== TAG_CHANGES) throw new Error('not a changes entry');
   const m = Buffer.from(message.buffer, message.byteOffset, message.byteLength);
-  const r = new Reader(m, 1);
+  const r = new ByteReader(m, 1);
   const n = r.uleb();
   if (n === 0 || n > MAX_CHANGES) throw new Error('bad change count');
   // First pass: where everything is, and each dependency as (kind, where).
@@ -198,7 +199,7 @@ function raw(bytes: Uint8Array): Uint8Array {
 function parseChunks(b: Buffer): ParsedChange[] | undefined {
   const out: ParsedChange[] = [];
   try {
-    const r = new Reader(b, 0);
+    const r = new ByteReader(b, 0);
     while (!r.done()) {
       const start = r.at;
       if (b.compare(MAGIC, 0, 4, start, start + 4) !== 0) return undefined;
@@ -211,7 +212,7 @@ function parseChunks(b: Buffer): ParsedChange[] | undefined {
       r.take(len);
       const hash = sha256(b.subarray(start + 8, bodyAt + len));
       if (hash.compare(b, start + 4, start + 8, 0, 4) !== 0) return undefined;
-      const br = new Reader(b, bodyAt);
+      const br = new ByteReader(b, bodyAt);
       const nDeps = br.uleb();
       if (ulebLength(nDeps) !== br.at - bodyAt || nDeps > MAX_DEPS || br.at + nDeps * 32 > bodyAt + len) return undefined;
       out.push({ hash: hash.toString('hex'), depsAt: br.at, nDeps, restAt: br.at + nDeps * 32, restEnd: bodyAt + len });
@@ -247,33 +248,3 @@ function putUleb(out: Buffer, at: number, n: number): number {
   return w;
 }
 
-class Reader {
-  constructor(
-    private readonly b: Uint8Array,
-    public at: number,
-  ) {}
-  byte(): number {
-    if (this.at >= this.b.length) throw new Error('eof');
-    return this.b[this.at++]!;
-  }
-  uleb(): number {
-    let n = 0;
-    let mul = 1;
-    for (let i = 0; i < 8; i++) {
-      const x = this.byte();
-      n += (x & 0x7f) * mul;
-      if (x < 0x80) return n;
-      mul *= 0x80;
-    }
-    throw new Error('uleb');
-  }
-  take(n: number): Uint8Array {
-    if (n < 0 || this.at + n > this.b.length) throw new Error('eof');
-    const out = this.b.subarray(this.at, this.at + n);
-    this.at += n;
-    return out;
-  }
-  done(): boolean {
-    return this.at === this.b.length;
-  }
-}

@@ -2,6 +2,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { brotliCompressSync, brotliDecompressSync, constants as z } from 'node:zlib';
 import type { Ack, SyncEntry } from './sync-engine.js';
 import { SyncRejected } from './sync-errors.js';
+import { ByteReader } from './byte-reader.js';
 
 /**
  * The binary frames of an authenticated sync session (after hello/welcome).
@@ -147,25 +148,25 @@ export function encodeBody(b: FrameBody): Uint8Array {
 }
 
 export function decodeBody(raw: Uint8Array): FrameBody {
-  const r = new Reader(raw);
+  const r = new ByteReader(raw);
   try {
     if (r.byte() !== 1) throw new Error('version');
     const flags = r.byte();
-    const ackSeq = r.varint();
-    const nAcks = r.varint();
+    const ackSeq = r.uleb();
+    const nAcks = r.uleb();
     if (nAcks > raw.length * 4) throw new Error('acks');
     const bits = r.take(Math.ceil(nAcks / 4));
     const acks = Array.from({ length: nAcks }, (_, i) => ((bits[i >> 2]! >> ((i & 3) * 2)) & 3) as Ack);
     if (flags & ~7) throw new Error('flags');
     const digest = flags & 4 ? new Uint8Array(r.take(DIGEST)) : undefined;
-    const n = r.varint();
+    const n = r.uleb();
     if (n > raw.length) throw new Error('count');
     const entries: SyncEntry[] = [];
     for (let i = 0; i < n; i++) {
-      const idLen = r.varint();
+      const idLen = r.uleb();
       if (idLen === 0 || idLen > 512) throw new Error('id');
       const docId = new TextDecoder('utf-8', { fatal: true }).decode(r.take(idLen));
-      const message = r.take(r.varint());
+      const message = r.take(r.uleb());
       entries.push({ docId, message });
     }
     if (!r.done()) throw new Error('trailing');
@@ -196,31 +197,3 @@ class Writer {
   }
 }
 
-class Reader {
-  private o = 0;
-  constructor(private readonly b: Uint8Array) {}
-  byte(): number {
-    if (this.o >= this.b.length) throw new Error('eof');
-    return this.b[this.o++]!;
-  }
-  varint(): number {
-    let n = 0;
-    let mul = 1;
-    for (let i = 0; i < 8; i++) {
-      const x = this.byte();
-      n += (x & 0x7f) * mul;
-      if (x < 0x80) return n;
-      mul *= 0x80;
-    }
-    throw new Error('varint');
-  }
-  take(n: number): Uint8Array {
-    if (n < 0 || this.o + n > this.b.length) throw new Error('eof');
-    const out = this.b.subarray(this.o, this.o + n);
-    this.o += n;
-    return out;
-  }
-  done(): boolean {
-    return this.o === this.b.length;
-  }
-}
