@@ -12,6 +12,7 @@ import {
   telemetrySchema,
   type HubEventMessage,
 } from './cloud-messages.js';
+import { ConnectionWaiters } from '../../shared/mqtt/connection-waiters.js';
 
 /** What the cloud knows about one bank's MQTT link. */
 export interface BankPresence {
@@ -76,7 +77,7 @@ export function createCloudMqtt(opts: CloudMqttOptions): CloudMqtt {
   const st = { connected: false, ignoredMessages: 0, lastError: undefined as string | undefined };
   let client: MqttClient | undefined;
   let subscribed = false;
-  const waiters = new Set<() => void>();
+  const waiters = new ConnectionWaiters();
 
   const seen = (bankId: string) => {
     const now = opts.clock.now();
@@ -171,8 +172,7 @@ export function createCloudMqtt(opts: CloudMqttOptions): CloudMqtt {
         c.subscribeAsync(subs).then(
           () => {
             subscribed = true;
-            for (const w of waiters) w();
-            waiters.clear();
+            waiters.release();
           },
           (e: Error) => {
             st.lastError = `subscribe_refused: ${e.message}`;
@@ -189,18 +189,7 @@ export function createCloudMqtt(opts: CloudMqttOptions): CloudMqtt {
       c.on('message', (topic, payload) => onMessage(topic, payload));
     },
     waitConnected(timeoutMs = 10_000) {
-      if (st.connected && subscribed) return Promise.resolve();
-      return new Promise<void>((resolve, reject) => {
-        const done = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-        const timer = setTimeout(() => {
-          waiters.delete(done);
-          reject(new Error(`cloud MQTT not connected after ${timeoutMs} ms (${st.lastError ?? 'no error yet'})`));
-        }, timeoutMs);
-        waiters.add(done);
-      });
+      return waiters.wait(st.connected && subscribed, timeoutMs, () => `cloud MQTT not connected after ${timeoutMs} ms (${st.lastError ?? 'no error yet'})`);
     },
     async stop() {
       const c = client;

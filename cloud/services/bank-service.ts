@@ -1,12 +1,8 @@
 import { DomainError, NotFound } from '../../shared/errors.js';
 import { signCommand, type CommandBody } from '../../shared/crypto/signed-command.js';
 import type { AuditEvent } from '../../shared/ledger/audit-log.js';
-import type { Clock, Random } from '../../shared/ports.js';
-import type { BankReplicas } from '../bank-replicas.js';
-import type { CloudKeys } from '../keys.js';
-import type { BankCommandSender, BankPresence } from '../ports.js';
 import type { Principal } from '../store/credential-store.js';
-import type { CloudStore } from '../store/cloud-store.js';
+import type { CloudDeps } from '../app.js';
 
 /** How long a remote-open command stays valid. */
 export const REMOTE_OPEN_TTL_MS = 60_000;
@@ -33,15 +29,8 @@ export class BankUnreachable extends DomainError {
   }
 }
 
-export interface BankServiceDeps {
-  store: CloudStore;
-  replicas: BankReplicas;
-  clock: Clock;
-  random: Random;
-  keys: CloudKeys;
-  presence?: BankPresence;
-  commands?: BankCommandSender;
-}
+/** The part of the cloud app's dependencies the bank service uses. */
+export type BankServiceDeps = Pick<CloudDeps, 'store' | 'replicas' | 'clock' | 'random' | 'keys' | 'presence' | 'commands'>;
 
 /** Support's view of banks and the remote open. */
 export class BankService {

@@ -11,6 +11,7 @@ import {
   type OpenCommand,
   type Presence,
 } from './hub-messages.js';
+import { ConnectionWaiters } from '../../shared/mqtt/connection-waiters.js';
 
 /** Options of {@link createHubMqtt}. */
 export interface HubMqttOptions {
@@ -115,7 +116,7 @@ export function createHubMqtt(opts: HubMqttOptions): HubMqtt {
   const st: HubMqttStatus = { connected: false, connects: 0, nudges: 0, commands: 0, ignoredCommands: 0, dropped: 0 };
   let client: MqttClient | undefined;
   let stopping = false;
-  const waiters = new Set<() => void>();
+  const waiters = new ConnectionWaiters();
 
   const publishOnline = (c: MqttClient) => {
     const p: Presence = { state: 'online', at: opts.clock.now(), conn: conn() };
@@ -190,8 +191,7 @@ export function createHubMqtt(opts: HubMqttOptions): HubMqtt {
       c.subscribeAsync({ [t.cmd]: { qos: 1 }, [t.presence]: { qos: 1 } }).catch((e: Error) => {
         st.lastError = `subscribe_refused:${errorName(e)}`;
       });
-      for (const w of waiters) w();
-      waiters.clear();
+      waiters.release();
     });
     c.on('reconnect', () => {
       // Runs just before mqtt.js sends the next CONNECT: give it a fresh will.
@@ -214,18 +214,7 @@ export function createHubMqtt(opts: HubMqttOptions): HubMqtt {
   return {
     start,
     waitConnected(timeoutMs = 10_000) {
-      if (st.connected) return Promise.resolve();
-      return new Promise<void>((resolve, reject) => {
-        const done = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-        const timer = setTimeout(() => {
-          waiters.delete(done);
-          reject(new Error(`not connected to MQTT after ${timeoutMs} ms (${st.lastError ?? 'no error yet'})`));
-        }, timeoutMs);
-        waiters.add(done);
-      });
+      return waiters.wait(st.connected, timeoutMs, () => `not connected to MQTT after ${timeoutMs} ms (${st.lastError ?? 'no error yet'})`);
     },
     async stop() {
       const c = client;
