@@ -1,4 +1,4 @@
-import type Database from 'better-sqlite3';
+import type { SqlDb } from '../adapters/sql/sql-db.js';
 import { BankDocStorage } from '../adapters/sqlite/bank-doc-storage.js';
 import { AuditLog } from '../shared/ledger/audit-log.js';
 import { BankConfigAuthor } from '../shared/ledger/bank-config.js';
@@ -21,7 +21,7 @@ export interface BankReplica {
 }
 
 export interface BankReplicasOptions {
-  db: Database.Database;
+  db: SqlDb;
   clock: Clock;
   random: Random;
   /** Banks kept loaded when idle (least recently used are evicted). Default 64. */

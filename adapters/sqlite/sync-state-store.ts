@@ -1,8 +1,8 @@
-import type Database from 'better-sqlite3';
+import type { SqlDb } from '../sql/sql-db.js';
 import type { SyncStateStore } from '../../shared/sync/sync-state-store.js';
 
 /**
- * better-sqlite3 adapter of the SyncStateStore port: table `sync_states (peer, doc_id, state)`.
+ * SQL adapter of the SyncStateStore port (better-sqlite3 or PostgreSQL through `SqlDb`): table `sync_states (peer, doc_id, state)`.
  * Give it the database handle of the document storage, so a received change and the sync
  * state that records it commit in one transaction (a crash can leave neither a state that
  * claims changes the store does not have, nor changes the state does not know about).
@@ -10,19 +10,24 @@ import type { SyncStateStore } from '../../shared/sync/sync-state-store.js';
 export class SqliteSyncStateStore implements SyncStateStore {
   private readonly stmts;
 
-  constructor(readonly db: Database.Database) {
-    db.exec(`CREATE TABLE IF NOT EXISTS sync_states (
-      peer TEXT NOT NULL,
-      doc_id TEXT NOT NULL,
-      state BLOB NOT NULL,
-      PRIMARY KEY (peer, doc_id)
-    ) WITHOUT ROWID`);
+  constructor(readonly db: SqlDb) {
+    SqliteSyncStateStore.migrate(db);
     this.stmts = {
       get: db.prepare('SELECT state FROM sync_states WHERE peer = ? AND doc_id = ?'),
       all: db.prepare('SELECT doc_id, state FROM sync_states WHERE peer = ?'),
       set: db.prepare('INSERT INTO sync_states (peer, doc_id, state) VALUES (?, ?, ?) ON CONFLICT (peer, doc_id) DO UPDATE SET state = excluded.state'),
       clear: db.prepare('DELETE FROM sync_states WHERE peer = ?'),
     };
+  }
+
+  /** Create the table (idempotent). */
+  static migrate(db: SqlDb): void {
+    db.exec(`CREATE TABLE IF NOT EXISTS sync_states (
+      peer TEXT NOT NULL,
+      doc_id TEXT NOT NULL,
+      state BLOB NOT NULL,
+      PRIMARY KEY (peer, doc_id)
+    ) WITHOUT ROWID`);
   }
 
   get(peer: string, docId: string): Uint8Array | undefined {

@@ -1,4 +1,4 @@
-import type Database from 'better-sqlite3';
+import { dialectOf, type SqlDb } from '../../adapters/sql/sql-db.js';
 
 /** A bank the cloud knows. */
 export interface BankRecord {
@@ -16,17 +16,17 @@ export interface BankRecord {
 export class BankDirectory {
   private readonly stmts;
 
-  constructor(readonly db: Database.Database) {
+  constructor(readonly db: SqlDb) {
     this.stmts = {
       get: db.prepare('SELECT bank_id, compartments, created_at, last_sync_at, last_contact_at FROM banks WHERE bank_id = ?'),
       list: db.prepare('SELECT bank_id FROM banks ORDER BY bank_id'),
       add: db.prepare('INSERT INTO banks (bank_id, compartments, created_at) VALUES (?, ?, ?) ON CONFLICT (bank_id) DO UPDATE SET compartments = excluded.compartments'),
-      sync: db.prepare('UPDATE banks SET last_sync_at = ?, last_contact_at = MAX(COALESCE(last_contact_at, 0), ?) WHERE bank_id = ?'),
+      sync: db.prepare(`UPDATE banks SET last_sync_at = ?, last_contact_at = ${dialectOf(db) === 'postgres' ? 'GREATEST' : 'MAX'}(COALESCE(last_contact_at, 0), ?) WHERE bank_id = ?`),
       contact: db.prepare('UPDATE banks SET last_contact_at = ? WHERE bank_id = ?'),
     };
   }
 
-  static migrate(db: Database.Database): void {
+  static migrate(db: SqlDb): void {
     db.exec(`CREATE TABLE IF NOT EXISTS banks (
       bank_id TEXT PRIMARY KEY,
       compartments INTEGER NOT NULL,

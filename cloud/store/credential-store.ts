@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import argon2 from 'argon2';
-import type Database from 'better-sqlite3';
+import type { SqlDb } from '../../adapters/sql/sql-db.js';
 import { DEFAULT_ARGON2, type Argon2Params } from '../../shared/codes/hasher.js';
 
 /** Who a bearer token speaks for. */
@@ -36,20 +36,21 @@ export class CredentialStore {
   private readonly stmts;
 
   constructor(
-    readonly db: Database.Database,
+    readonly db: SqlDb,
     opts: CredentialStoreOptions = {},
   ) {
     this.params = opts.hashParams ?? DEFAULT_ARGON2;
     this.cacheSize = opts.cacheSize ?? 10_000;
     this.stmts = {
       token: db.prepare('SELECT role, subject, hash FROM api_tokens WHERE fingerprint = ?'),
-      addToken: db.prepare('INSERT OR REPLACE INTO api_tokens (fingerprint, role, subject, hash, created_at) VALUES (?, ?, ?, ?, ?)'),
+      addToken: db.prepare(`INSERT INTO api_tokens (fingerprint, role, subject, hash, created_at) VALUES (?, ?, ?, ?, ?)
+        ON CONFLICT (fingerprint) DO UPDATE SET role = excluded.role, subject = excluded.subject, hash = excluded.hash, created_at = excluded.created_at`),
       device: db.prepare('SELECT hash FROM devices WHERE bank_id = ?'),
       setDevice: db.prepare('INSERT INTO devices (bank_id, hash, created_at) VALUES (?, ?, ?) ON CONFLICT (bank_id) DO UPDATE SET hash = excluded.hash'),
     };
   }
 
-  static migrate(db: Database.Database): void {
+  static migrate(db: SqlDb): void {
     db.exec(`CREATE TABLE IF NOT EXISTS api_tokens (
       fingerprint TEXT PRIMARY KEY,
       role TEXT NOT NULL CHECK (role IN ('carrier', 'support')),

@@ -1,4 +1,4 @@
-import type Database from 'better-sqlite3';
+import type { SqlDb } from '../../adapters/sql/sql-db.js';
 import type { Random } from '../../shared/ports.js';
 
 /**
@@ -14,14 +14,14 @@ import type { Random } from '../../shared/ports.js';
 export class KeyStore {
   private readonly stmts;
 
-  constructor(readonly db: Database.Database) {
+  constructor(readonly db: SqlDb) {
     this.stmts = {
       get: db.prepare('SELECT value FROM key_store WHERE name = ?'),
       put: db.prepare('INSERT INTO key_store (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING'),
     };
   }
 
-  static migrate(db: Database.Database): void {
+  static migrate(db: SqlDb): void {
     db.exec('CREATE TABLE IF NOT EXISTS key_store (name TEXT PRIMARY KEY, value BLOB NOT NULL)');
   }
 

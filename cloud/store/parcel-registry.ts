@@ -1,4 +1,4 @@
-import type Database from 'better-sqlite3';
+import type { SqlDb } from '../../adapters/sql/sql-db.js';
 import type { ParcelBankLookup } from '../sync/hub-authorizer.js';
 
 /** The cloud's index of every parcel: which bank, which carrier. */
@@ -27,7 +27,7 @@ export interface Contact {
 export class ParcelRegistry implements ParcelBankLookup {
   private readonly stmts;
 
-  constructor(readonly db: Database.Database) {
+  constructor(readonly db: SqlDb) {
     this.stmts = {
       get: db.prepare('SELECT parcel_id, bank_id, carrier, announced_at, first_seen_at FROM parcels WHERE parcel_id = ?'),
       insert: db.prepare('INSERT INTO parcels (parcel_id, bank_id, carrier, announced_at, first_seen_at) VALUES (?, ?, ?, ?, ?)'),
@@ -41,7 +41,7 @@ export class ParcelRegistry implements ParcelBankLookup {
     };
   }
 
-  static migrate(db: Database.Database): void {
+  static migrate(db: SqlDb): void {
     db.exec(`CREATE TABLE IF NOT EXISTS parcels (
       parcel_id TEXT PRIMARY KEY,
       bank_id TEXT NOT NULL,

@@ -9,8 +9,9 @@ import { openDatabase } from '../../adapters/sqlite/sqlite-doc-storage.js';
 import { SqliteSyncStateStore } from '../../adapters/sqlite/sync-state-store.js';
 import { MemoryDocStorage } from '../../shared/storage/doc-storage.js';
 import { ObservedDocStorage } from '../../shared/sync/change-feed.js';
-import { adoptPeerEpoch, MemorySyncStateStore, storeEpoch, type SyncStateStore } from '../../shared/sync/sync-state-store.js';
+import { MemorySyncStateStore } from '../../shared/sync/sync-state-store.js';
 import { docStorageContract } from '../contracts/doc-storage.contract.js';
+import { syncStateContract } from '../contracts/sync-state-store.contract.js';
 
 const files: string[] = [];
 function tempFile(): string {
@@ -69,40 +70,6 @@ describe('ObservedDocStorage', () => {
     expect(seen).toEqual(['a', 'b', 'c']);
   });
 });
-
-function syncStateContract(name: string, open: () => { store: SyncStateStore; reopen?: () => SyncStateStore }): void {
-  describe(`SyncStateStore contract: ${name}`, () => {
-    it('stores bytes per (peer, document), lists and clears one peer', () => {
-      const { store } = open();
-      expect(store.get('p', 'd')).toBeUndefined();
-      store.set('p', 'd', new Uint8Array([1, 2]));
-      store.set('p', 'd', new Uint8Array([3]));
-      store.set('p', 'e', new Uint8Array([4]));
-      store.set('q', 'd', new Uint8Array([5]));
-      expect([...store.get('p', 'd')!]).toEqual([3]);
-      expect([...store.all('p').keys()].sort()).toEqual(['d', 'e']);
-      store.clear('p');
-      expect(store.all('p').size).toBe(0);
-      expect([...store.get('q', 'd')!]).toEqual([5]);
-    });
-
-    it('keeps an epoch per store and drops a peer’s states when its epoch changes', () => {
-      const { store, reopen } = open();
-      const e1 = storeEpoch(store, () => 'aaaaaaaaaaaaaaaa');
-      expect(storeEpoch(store, () => 'bbbbbbbbbbbbbbbb')).toBe(e1);
-      expect(adoptPeerEpoch(store, 'hub', '1111111111111111')).toBe(false);
-      store.set('hub', 'parcel:x', new Uint8Array([1]));
-      expect(adoptPeerEpoch(store, 'hub', '1111111111111111')).toBe(false);
-      expect(store.get('hub', 'parcel:x')).toBeDefined();
-      expect(adoptPeerEpoch(store, 'hub', '2222222222222222')).toBe(true);
-      expect(store.get('hub', 'parcel:x')).toBeUndefined();
-      if (reopen) {
-        const again = reopen();
-        expect(storeEpoch(again, () => 'cccccccccccccccc')).toBe(e1);
-      }
-    });
-  });
-}
 
 syncStateContract('MemorySyncStateStore', () => ({ store: new MemorySyncStateStore() }));
 syncStateContract('SqliteSyncStateStore', () => {

@@ -1,4 +1,4 @@
-import type Database from 'better-sqlite3';
+import type { SqlDb } from '../../../adapters/sql/sql-db.js';
 
 /** A contact change as support and the diagnosis see it: masked values only. */
 export interface ContactChangeRecord {
@@ -32,7 +32,7 @@ export interface DeferredIssuance {
 export class NotifyRecords {
   private readonly stmts;
 
-  constructor(readonly db: Database.Database) {
+  constructor(readonly db: SqlDb) {
     NotifyRecords.migrate(db);
     this.stmts = {
       change: db.prepare('INSERT INTO notify_contact_changes (parcel_id, at, actor, fields, before, after) VALUES (?, ?, ?, ?, ?, ?)'),
@@ -49,7 +49,7 @@ export class NotifyRecords {
     };
   }
 
-  static migrate(db: Database.Database): void {
+  static migrate(db: SqlDb): void {
     db.exec(`CREATE TABLE IF NOT EXISTS notify_contact_changes (
       seq INTEGER PRIMARY KEY AUTOINCREMENT,
       parcel_id TEXT NOT NULL,

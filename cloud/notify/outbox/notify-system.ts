@@ -44,6 +44,8 @@ export interface NotifyRuntimeOptions {
   /** Sends in flight. Default 8. */
   concurrency?: number;
   timers?: Timers;
+  /** A send another cloud node claimed this long ago and never finished is re-queued, ms. Default 2 minutes. */
+  reclaimAfterMs?: number;
   /** The SMS simulator's delay between accepting and delivering, ms. Default 10. */
   smsDeliveryDelayMs?: number;
 }
@@ -104,7 +106,7 @@ export class NotifySystem {
     if (config.pushUrl && !config.pushSecret) throw new Error('CUBBY_PUSH_SECRET is required with CUBBY_PUSH_URL');
     this.smsSecret = config.smsWebhookSecret ?? (this.channelNames.has('sms') ? randomBytes(24).toString('base64url') : undefined);
     const wake = () => this.worker?.wake();
-    this.outboxStore = new OutboxStore(store.db);
+    this.outboxStore = new OutboxStore(store.db, store.node);
     this.records = new NotifyRecords(store.db);
     this.health = new ChannelHealthTracker({ clock });
     this.outbox = new Outbox({ store: this.outboxStore, contacts: store.parcels, clock, random, channels: () => this.channelNames, maxAttempts: config.maxAttempts, onQueued: wake });
@@ -226,6 +228,7 @@ export class NotifySystem {
       concurrency: rt.concurrency,
       backoffBaseMs: rt.backoffBaseMs,
       backoffMaxMs: rt.backoffMaxMs,
+      reclaimAfterMs: rt.reclaimAfterMs,
       receiptTimeoutMs: config.receiptTimeoutMs,
       chores: [async () => void (await this.deferred.runDue())],
       log: this.deps.log,

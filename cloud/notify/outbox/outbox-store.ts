@@ -1,4 +1,4 @@
-import type Database from 'better-sqlite3';
+import { addColumnIfMissing, dialectOf, inTransaction, type SqlDb, type SqlStatement } from '../../../adapters/sql/sql-db.js';
 import type { ChannelName } from '../channels/channel.js';
 
 /**
@@ -118,28 +118,43 @@ const PATCH_COLUMNS: Record<keyof RowPatch, string> = {
  */
 export class OutboxStore {
   private readonly stmts;
-  private readonly updates = new Map<string, Database.Statement>();
+  private readonly updates = new Map<string, SqlStatement>();
 
-  constructor(readonly db: Database.Database) {
+  /**
+   * @param node this process's name among the cloud nodes sharing the database: rows it claims
+   *   carry it, so a restart re-queues only its own interrupted sends (`unclaimAll`) and the
+   *   others re-queue a dead node's after a lease (`reclaimExpired`).
+   */
+  constructor(
+    readonly db: SqlDb,
+    readonly node = 'local',
+  ) {
     OutboxStore.migrate(db);
+    const pg = dialectOf(db) === 'postgres';
     this.stmts = {
-      insert: db.prepare(`INSERT OR IGNORE INTO notify_outbox (${COLUMNS}, dedupe_key) VALUES (@id, @kind, @parcelId, @bankId, @codeId,
+      insert: db.prepare(`INSERT INTO notify_outbox (${COLUMNS}, dedupe_key) VALUES (@id, @kind, @parcelId, @bankId, @codeId,
         @channel, @destination, @destinationMasked, @sealed, @status, @attempts, @maxAttempts, @nextAttemptAt, @notBefore, @chain,
-        @providerId, @lastError, @createdAt, @updatedAt, @claimedAt, @sentAt, @deliveredAt, @failoverAt, @compartment, @expiresAt, @dedupeKey)`),
+        @providerId, @lastError, @createdAt, @updatedAt, @claimedAt, @sentAt, @deliveredAt, @failoverAt, @compartment, @expiresAt, @dedupeKey)
+        ON CONFLICT DO NOTHING`),
       byDedupe: db.prepare(`SELECT ${COLUMNS} FROM notify_outbox WHERE dedupe_key = ?`),
       get: db.prepare(`SELECT ${COLUMNS} FROM notify_outbox WHERE id = ?`),
       byProvider: db.prepare(`SELECT ${COLUMNS} FROM notify_outbox WHERE channel = ? AND (provider_id = ? OR id = ?) LIMIT 1`),
       byParcel: db.prepare(`SELECT ${COLUMNS} FROM notify_outbox WHERE parcel_id = ? ORDER BY created_at, rowid`),
       byCode: db.prepare(`SELECT ${COLUMNS} FROM notify_outbox WHERE code_id = ? ORDER BY created_at, rowid`),
+      // Several cloud nodes on one PostgreSQL: each claims rows no other transaction holds, so
+      // a message is claimed — and sent — once. (SQLite has one writer: no locking clause.)
       due: db.prepare(`SELECT id FROM notify_outbox WHERE status = 'pending' AND next_attempt_at <= @now AND not_before <= @now
-        ORDER BY next_attempt_at, created_at LIMIT @limit`),
-      claim: db.prepare(`UPDATE notify_outbox SET status = 'sending', attempts = attempts + 1, claimed_at = @now, updated_at = @now
+        ORDER BY next_attempt_at, created_at LIMIT @limit${pg ? ' FOR UPDATE SKIP LOCKED' : ''}`),
+      claim: db.prepare(`UPDATE notify_outbox SET status = 'sending', attempts = attempts + 1, claimed_at = @now, claimed_by = @node, updated_at = @now
         WHERE id = @id AND status = 'pending'`),
-      unclaimAll: db.prepare(`UPDATE notify_outbox SET status = 'pending', next_attempt_at = @now, updated_at = @now WHERE status = 'sending'`),
+      unclaimAll: db.prepare(`UPDATE notify_outbox SET status = 'pending', next_attempt_at = @now, updated_at = @now
+        WHERE status = 'sending' AND (claimed_by = @node OR claimed_by IS NULL)`),
+      reclaim: db.prepare(`UPDATE notify_outbox SET status = 'pending', next_attempt_at = @now, updated_at = @now
+        WHERE status = 'sending' AND claimed_by <> @node AND claimed_at <= @before RETURNING id, claimed_by`),
       stuck: db.prepare(`SELECT ${COLUMNS} FROM notify_outbox WHERE status = 'sending' AND claimed_at <= ?`),
       awaitingReceipt: db.prepare(`SELECT ${COLUMNS} FROM notify_outbox WHERE status = 'accepted' AND failover_at IS NULL AND sent_at <= ?`),
       counts: db.prepare(`SELECT status, COUNT(*) AS n, MIN(created_at) AS oldest FROM notify_outbox GROUP BY status`),
-      nextDue: db.prepare(`SELECT MIN(MAX(next_attempt_at, not_before)) AS t FROM notify_outbox WHERE status = 'pending'`),
+      nextDue: db.prepare(`SELECT MIN(${pg ? 'GREATEST' : 'MAX'}(next_attempt_at, not_before)) AS t FROM notify_outbox WHERE status = 'pending'`),
       event: db.prepare('INSERT INTO notify_outbox_events (row_id, at, event, detail) VALUES (?, ?, ?, ?)'),
       events: db.prepare(`SELECT e.row_id, e.at, e.event, e.detail FROM notify_outbox_events e JOIN notify_outbox o ON o.id = e.row_id
         WHERE o.parcel_id = ? ORDER BY e.at, e.seq`),
@@ -147,7 +162,7 @@ export class OutboxStore {
   }
 
   /** Create the tables (idempotent). */
-  static migrate(db: Database.Database): void {
+  static migrate(db: SqlDb): void {
     db.exec(`CREATE TABLE IF NOT EXISTS notify_outbox (
       id TEXT PRIMARY KEY,
       dedupe_key TEXT NOT NULL UNIQUE,
@@ -174,9 +189,11 @@ export class OutboxStore {
       delivered_at INTEGER,
       failover_at INTEGER,
       compartment INTEGER,
-      expires_at INTEGER
+      expires_at INTEGER,
+      claimed_by TEXT${dialectOf(db) === 'postgres' ? ',\n      rowid BIGSERIAL -- insertion order, like the rowid of SQLite' : ''}
     );
     CREATE INDEX IF NOT EXISTS notify_outbox_due ON notify_outbox (status, next_attempt_at);
+    ${addColumnIfMissing(db, 'notify_outbox', 'claimed_by', 'TEXT')}
     CREATE INDEX IF NOT EXISTS notify_outbox_parcel ON notify_outbox (parcel_id);
     CREATE INDEX IF NOT EXISTS notify_outbox_code ON notify_outbox (code_id);
     CREATE INDEX IF NOT EXISTS notify_outbox_provider ON notify_outbox (channel, provider_id);
@@ -192,8 +209,7 @@ export class OutboxStore {
 
   /** Run `fn` in a transaction (joins the caller's, e.g. the sync commit of a document). */
   transaction<T>(fn: () => T): T {
-    if (this.db.inTransaction) return fn();
-    return this.db.transaction(fn).immediate();
+    return inTransaction(this.db, fn);
   }
 
   /** Insert unless a row with the same `dedupeKey` exists; returns the row that is there. */
@@ -227,14 +243,22 @@ export class OutboxStore {
     return this.transaction(() => {
       const ids = (this.stmts.due.all({ now, limit }) as { id: string }[]).map((r) => r.id);
       const out: OutboxRow[] = [];
-      for (const id of ids) if (this.stmts.claim.run({ id, now }).changes === 1) out.push(this.get(id)!);
+      for (const id of ids) if (this.stmts.claim.run({ id, now, node: this.node }).changes === 1) out.push(this.get(id)!);
       return out;
     });
   }
 
   /** After a crash: every `sending` row goes back to `pending`, due now, with the SAME id. */
   unclaimAll(now: number): number {
-    return this.stmts.unclaimAll.run({ now }).changes;
+    return this.stmts.unclaimAll.run({ now, node: this.node }).changes;
+  }
+
+  /**
+   * Rows another node claimed at or before `before` and never finished (that node died
+   * mid-send) go back to `pending`, due now, with the same id — the provider's idempotency key.
+   */
+  reclaimExpired(now: number, before: number): { id: string; claimedBy: string }[] {
+    return (this.stmts.reclaim.all({ now, before, node: this.node }) as { id: string; claimed_by: string }[]).map((r) => ({ id: r.id, claimedBy: r.claimed_by }));
   }
 
   /** Rows claimed at or before `before` and still `sending`. */

@@ -31,6 +31,12 @@ export interface OutboxWorkerOptions {
   backoffMaxMs?: number;
   /** An accepted row with no `delivered` receipt after this long fails over, ms. Default 2 minutes. */
   receiptTimeoutMs?: number;
+  /**
+   * A row another cloud node claimed this long ago and never finished is sent again (that node
+   * died mid-send; the provider sees the same idempotency key). Must exceed any channel's send
+   * timeout. Default 2 minutes.
+   */
+  reclaimAfterMs?: number;
   /** Other periodic work run on every pass (deferred issuance). Must not throw. */
   chores?: (() => void | Promise<void>)[];
   /** After every recorded send (tests, the benchmark). */
@@ -150,6 +156,11 @@ export class OutboxWorker {
     try {
       for (const chore of this.opts.chores ?? []) await chore();
       this.receiptTimeouts();
+      const now = this.opts.clock.now();
+      for (const r of this.opts.store.reclaimExpired(now, now - (this.opts.reclaimAfterMs ?? 120_000))) {
+        this.opts.store.event(r.id, now, 'reclaimed', `node ${r.claimedBy} did not finish the send`);
+        this.opts.log?.(`outbox: ${r.id} re-queued: node ${r.claimedBy} claimed it and did not finish`);
+      }
       const room = (this.opts.concurrency ?? 8) - this.inflight.size;
       if (room <= 0) return;
       for (const row of this.opts.store.claimDue(this.opts.clock.now(), room)) this.launch(row);
