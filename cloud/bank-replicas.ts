@@ -4,7 +4,8 @@ import { AuditLog } from '../shared/ledger/audit-log.js';
 import { BankConfigAuthor } from '../shared/ledger/bank-config.js';
 import { BankState } from '../shared/ledger/bank-state.js';
 import { DocSet } from '../shared/ledger/doc-set.js';
-import { ParcelLedger } from '../shared/ledger/parcel-ledger.js';
+import type { ParcelDoc } from '../shared/ledger/parcel-doc.js';
+import { PARCEL_PREFIX, ParcelLedger } from '../shared/ledger/parcel-ledger.js';
 import { randomId, type Clock, type Random } from '../shared/ports.js';
 import { ObservedDocStorage } from '../shared/sync/change-feed.js';
 
@@ -80,6 +81,21 @@ export class BankReplicas {
         this.evict();
       },
     };
+  }
+
+  /**
+   * Another cloud node wrote document `docId` of `bankId` (PostgreSQL NOTIFY): if the bank is
+   * loaded here, merge the stored version into the replica and announce it, so a connected
+   * hub gets it at once. A bank not loaded is read fresh when it is next needed.
+   */
+  refresh(bankId: string, docId: string): boolean {
+    const r = this.lru.get(bankId);
+    if (!r) return false;
+    const doc = r.docs.refresh<ParcelDoc>(docId);
+    if (!doc) return false;
+    if (docId.startsWith(PARCEL_PREFIX)) r.ledger.receive(docId, doc);
+    r.storage.announce(docId);
+    return true;
   }
 
   /** Ids of the banks in memory, least recently used first. */

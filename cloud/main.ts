@@ -14,8 +14,10 @@ import { DEMO, DEMO_BANKS, seedDemo } from './demo-seed.js';
 import { loadOrCreateKeys, type CloudKeys } from './keys.js';
 import type { BankCommandSender, BankPresence, CloudNotifier } from './ports.js';
 import { writeProvisioning } from './provision.js';
-import { openCloudStore, type CloudStore } from './store/cloud-store.js';
+import { DOC_CHANNEL, openCloudStore, type CloudStore } from './store/cloud-store.js';
 import { SyncServer } from './sync/sync-server.js';
+import { Cluster, parseNodeList } from './cluster/cluster.js';
+import { PgSyncDb } from '../adapters/postgres/pg-sync-db.js';
 import { attachMqtt, mqttSettingsFromEnv } from './mqtt/attach-mqtt.js';
 import { exitWithSupervisor } from '../adapters/process/supervisor.js';
 import { loadNotifyConfig } from './notify/outbox/notify-config.js';
@@ -37,11 +39,38 @@ export const cloudConfigSchema = z.object({
   automergeHeapMiB: z.coerce.number().int().min(0).max(4096).default(128),
   /** Bank replicas kept in memory when idle. `CUBBY_CLOUD_BANK_CACHE`, default 64. */
   bankCache: z.coerce.number().int().min(1).default(64),
+  /** `CUBBY_DATABASE_URL=postgres://…`: PostgreSQL instead of `<dataDir>/cloud.sqlite` (required for several nodes). */
+  databaseUrl: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'a postgres:// URL')
+    .optional(),
+  /** This node's name. `CUBBY_NODE_ID`, default `local`. */
+  nodeId: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,32}$/, '1-32 letters, digits, _ or -')
+    .default('local'),
+  /** Every cloud node, `CUBBY_CLOUD_NODES=n1=http://h1:8000,n2=http://h2:8000` (the same list on each). Empty: one node. */
+  nodes: z
+    .string()
+    .default('')
+    .transform((s, ctx) => {
+      try {
+        return parseNodeList(s);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message });
+        return z.NEVER;
+      }
+    }),
+  /** A node not heard from for this long is taken as dead and its banks move, ms. `CUBBY_CLUSTER_DEAD_AFTER_MS`, default 4000. */
+  deadAfterMs: z.coerce.number().int().min(500).default(4000),
 });
 export type CloudConfig = z.infer<typeof cloudConfigSchema>;
 
 export function loadCloudConfig(env: NodeJS.ProcessEnv = process.env): CloudConfig {
-  const r = cloudConfigSchema.safeParse({
+  const r = cloudConfigSchema.superRefine((c, ctx) => {
+    if (c.nodes.length > 1 && !c.databaseUrl) ctx.addIssue({ code: 'custom', path: ['databaseUrl'], message: 'several cloud nodes (CUBBY_CLOUD_NODES) share one PostgreSQL: set CUBBY_DATABASE_URL' });
+    if (c.nodes.length > 1 && !c.nodes.some((n) => n.id === c.nodeId)) ctx.addIssue({ code: 'custom', path: ['nodeId'], message: `CUBBY_NODE_ID must name one of CUBBY_CLOUD_NODES (${c.nodes.map((n) => n.id).join(', ')})` });
+  }).safeParse({
     port: env.CUBBY_CLOUD_PORT || undefined,
     host: env.CUBBY_CLOUD_HOST || undefined,
     dataDir: env.CUBBY_DATA_DIR || undefined,
@@ -49,6 +78,10 @@ export function loadCloudConfig(env: NodeJS.ProcessEnv = process.env): CloudConf
     mqttUrl: env.CUBBY_MQTT_URL || undefined,
     automergeHeapMiB: env.CUBBY_AUTOMERGE_HEAP_MB || undefined,
     bankCache: env.CUBBY_CLOUD_BANK_CACHE || undefined,
+    databaseUrl: env.CUBBY_DATABASE_URL || undefined,
+    nodeId: env.CUBBY_NODE_ID || undefined,
+    nodes: env.CUBBY_CLOUD_NODES || undefined,
+    deadAfterMs: env.CUBBY_CLUSTER_DEAD_AFTER_MS || undefined,
   });
   if (!r.success) {
     const i = r.error.issues[0]!;
@@ -122,27 +155,46 @@ export interface RunningCloud {
   replicas: BankReplicas;
   sync: SyncServer;
   keys: CloudKeys;
+  /** Set when several nodes are configured. */
+  cluster?: Cluster;
   close(): Promise<void>;
 }
 
 const cryptoRandom: Random = { bytes: (n) => globalThis.crypto.getRandomValues(new Uint8Array(n)) };
 
 /** Open the store, create keys once, seed the demo if asked, listen, and attach sync. */
-export async function startCloud(config: CloudConfig, ext: CloudExtensions = {}): Promise<RunningCloud> {
+export async function startCloud(given: CloudConfig, ext: CloudExtensions = {}): Promise<RunningCloud> {
+  // Callers that build a config by hand (tests) get the one-node defaults for what they leave out.
+  const config: CloudConfig = { ...given, nodes: given.nodes ?? [], nodeId: given.nodeId ?? 'local', deadAfterMs: given.deadAfterMs ?? 4000 };
   const clock = ext.clock ?? systemClock;
   const random = ext.random ?? cryptoRandom;
   const log = ext.log ?? (() => {});
   reserveAutomergeHeap(config.automergeHeapMiB);
   mkdirSync(config.dataDir, { recursive: true });
   const keys = loadOrCreateKeys(join(config.dataDir, 'keys.json'));
-  const store = openCloudStore(join(config.dataDir, 'cloud.sqlite'));
+  const store = openCloudStore(config.databaseUrl ?? join(config.dataDir, 'cloud.sqlite'), { node: config.nodeId });
   const replicas = new BankReplicas({ db: store.db, clock, random, capacity: config.bankCache });
+  // Several nodes on one PostgreSQL: a document another node wrote is merged into our copy of
+  // its bank (if loaded), and pushed from there to the hub if we serve it.
+  const unlisten =
+    store.db instanceof PgSyncDb
+      ? store.db.onNotification((channel, payload) => {
+          if (channel !== DOC_CHANNEL) return;
+          try {
+            const n = JSON.parse(payload) as { bank: string; doc: string; by: string };
+            if (n.by !== `cubby:${config.nodeId}`) replicas.refresh(n.bank, n.doc);
+          } catch (err) {
+            log(`cluster: could not refresh from ${payload.slice(0, 120)}: ${(err as Error).message}`);
+          }
+        })
+      : () => {};
+  const cluster = config.nodes.length > 1 ? new Cluster({ self: config.nodeId, nodes: config.nodes, db: store.db, deadAfterMs: config.deadAfterMs, heartbeatMs: Math.max(100, Math.floor(config.deadAfterMs / 4)), log }).start() : undefined;
   const admin = new BankAdmin({ store, replicas, clock, random });
   if (config.demo) await seedDemo({ store, replicas, admin, now: clock.now() });
   const attached = (await ext.attach?.({ config, store, replicas, keys, clock, random, log })) ?? {};
   const { commands, notifier } = attached;
 
-  const sync = new SyncServer({ store, replicas, clock, random, notifier, log });
+  const sync = new SyncServer({ store, replicas, clock, random, notifier, log, cluster });
   const app = createCloudApp({ store, replicas, clock, random, keys, presence: sync.presence, commands, notifier, routes: attached.routes, log: (err) => log(`error: ${String(err)}`) });
   const server = await new Promise<Server>((resolve, reject) => {
     const s = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () => resolve(s as Server)) as Server;
@@ -154,7 +206,8 @@ export async function startCloud(config: CloudConfig, ext: CloudExtensions = {})
   await attached.started?.({ url, presence: sync.presence });
   if (config.demo) {
     for (const bank of DEMO_BANKS) {
-      writeProvisioning(config.dataDir, { store, replicas, keys, random }, { bankId: bank.bankId, deviceSecret: bank.deviceSecret, cloudUrl: url, mqttUrl: attached.mqttUrl ?? config.mqttUrl });
+      const cloudUrl = cluster ? config.nodes.map((n) => n.url).join(',') : url;
+      writeProvisioning(config.dataDir, { store, replicas, keys, random }, { bankId: bank.bankId, deviceSecret: bank.deviceSecret, cloudUrl, mqttUrl: attached.mqttUrl ?? config.mqttUrl });
     }
   }
   return {
@@ -165,7 +218,10 @@ export async function startCloud(config: CloudConfig, ext: CloudExtensions = {})
     replicas,
     sync,
     keys,
+    cluster,
     async close() {
+      cluster?.stop();
+      unlisten();
       await sync.close();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await attached.close?.();

@@ -35,6 +35,8 @@ export function mqttSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): Cloud
 export async function attachMqtt(parts: CloudParts, settings: CloudMqttSettings): Promise<CloudAttachment> {
   let broker: BrokerHandle | undefined;
   let url = settings.url;
+  const clustered = parts.config.nodes.length > 1;
+  if (!url && clustered) throw new Error('Several cloud nodes need one external MQTT broker: set CUBBY_MQTT_URL (each node would otherwise run its own broker and hubs would be split between them)');
   if (!url) {
     broker = await startBroker({
       port: settings.port,
@@ -50,6 +52,8 @@ export async function attachMqtt(parts: CloudParts, settings: CloudMqttSettings)
     username: settings.username,
     secret: settings.secret,
     clock: parts.clock,
+    clientId: clustered ? `cloud:${parts.config.nodeId}:${randomBytes(4).toString('hex')}` : undefined,
+    shareGroup: clustered ? 'cubby-cloud' : undefined,
     onPresence: (bankId, p) => parts.log(`mqtt: ${bankId} ${p.online ? 'online' : 'offline'}`),
   });
   client.start();

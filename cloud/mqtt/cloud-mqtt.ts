@@ -41,6 +41,12 @@ export interface CloudMqttOptions {
   onEvent?(bankId: string, event: HubEventMessage): void;
   /** Telemetry; the cloud subscribes to `+/telemetry` only when this is given. */
   onTelemetry?(bankId: string, telemetry: Record<string, unknown>): void;
+  /**
+   * Several cloud nodes on one broker: events and telemetry are taken through the shared
+   * subscription `$share/{shareGroup}/…`, so the broker hands each message to ONE node of the
+   * group. Presence stays a plain subscription: every node keeps every bank's presence.
+   */
+  shareGroup?: string;
   /** Base delay between reconnect attempts. Default 1000 ms. */
   reconnectPeriodMs?: number;
   /** Keepalive in seconds. Default 20. */
@@ -69,8 +75,8 @@ export interface CloudMqtt extends BankCommandSender {
  * MQTT is the nudge and telemetry path, not the record: whether an event was *delivered*
  * is decided by the sync layer comparing ledger heads, never by a QoS 1 acknowledgement,
  * and a message lost while the cloud was disconnected is recovered by the next sync.
- * Several cloud nodes would need shared subscriptions (EMQX/VerneMQ, `$share/…`) so each
- * event is handled once; this client subscribes plainly.
+ * Several cloud nodes share the event stream through `shareGroup` (`$share/…`, supported by
+ * Mosquitto ≥ 1.6, EMQX, VerneMQ, HiveMQ), so each event is handled once.
  */
 export function createCloudMqtt(opts: CloudMqttOptions): CloudMqtt {
   const banks = new Map<string, BankPresence>();
@@ -164,11 +170,12 @@ export function createCloudMqtt(opts: CloudMqttOptions): CloudMqtt {
       client = c;
       c.on('connect', () => {
         st.connected = true;
+        const shared = opts.shareGroup ? `$share/${opts.shareGroup}/` : '';
         const subs: Record<string, { qos: 0 | 1 }> = {
           [`${TOPIC_ROOT}/+/presence`]: { qos: 1 },
-          [`${TOPIC_ROOT}/+/events`]: { qos: 1 },
+          [`${shared}${TOPIC_ROOT}/+/events`]: { qos: 1 },
         };
-        if (opts.onTelemetry) subs[`${TOPIC_ROOT}/+/telemetry`] = { qos: 0 };
+        if (opts.onTelemetry) subs[`${shared}${TOPIC_ROOT}/+/telemetry`] = { qos: 0 };
         c.subscribeAsync(subs).then(
           () => {
             subscribed = true;

@@ -16,13 +16,21 @@ export class SyncPresence implements BankPresence {
   private readonly written = new Map<string, number>();
   private readonly synced = new Map<string, number>();
 
+  /**
+   * @param cluster several cloud nodes: sessions are also recorded in the bank directory, so
+   *   any node answers `online` for a hub connected to another live node.
+   */
   constructor(
     private readonly banks: BankDirectory,
     private readonly clock: Clock,
+    private readonly cluster?: { self: { id: string }; isAlive(node: string): boolean },
   ) {}
 
   online(bankId: string): boolean {
-    return (this.sessions.get(bankId) ?? 0) > 0;
+    if ((this.sessions.get(bankId) ?? 0) > 0) return true;
+    if (!this.cluster) return false;
+    const node = this.banks.get(bankId)?.onlineNode;
+    return !!node && node !== this.cluster.self.id && this.cluster.isAlive(node);
   }
   lastSyncAt(bankId: string): number | null {
     return this.synced.get(bankId) ?? this.banks.get(bankId)?.lastSyncAt ?? null;
@@ -33,12 +41,15 @@ export class SyncPresence implements BankPresence {
 
   connected(bankId: string): void {
     this.sessions.set(bankId, (this.sessions.get(bankId) ?? 0) + 1);
+    if (this.cluster) this.banks.recordOnline(bankId, this.cluster.self.id);
     this.heard(bankId);
   }
   disconnected(bankId: string): void {
     const n = (this.sessions.get(bankId) ?? 1) - 1;
-    if (n <= 0) this.sessions.delete(bankId);
-    else this.sessions.set(bankId, n);
+    if (n <= 0) {
+      this.sessions.delete(bankId);
+      if (this.cluster) this.banks.recordOffline(bankId, this.cluster.self.id);
+    } else this.sessions.set(bankId, n);
     const at = this.contact.get(bankId);
     if (at !== undefined) this.banks.recordContact(bankId, at);
   }

@@ -33,8 +33,22 @@ export interface SyncServerOptions {
   /** Debounce of cloud-side changes before they are pushed. Default 5 ms. */
   pushDelayMs?: number;
   timers?: Timers;
+  /**
+   * Several cloud nodes: a hub whose bank another node serves is told where to go (`moved`),
+   * and sessions of banks that move away (a node joined or came back) are closed the same way.
+   */
+  cluster?: BankOwnership;
   /** Connection events (never a secret). */
   log?: (msg: string) => void;
+}
+
+/** Which node serves a bank (cloud/cluster's `Cluster`). */
+export interface BankOwnership {
+  readonly self: { id: string };
+  isAlive(node: string): boolean;
+  owns(bankId: string): boolean;
+  owner(bankId: string): { id: string; url: string };
+  onChange(fn: () => void): () => void;
 }
 
 /** One hub's session, for tests and diagnostics. */
@@ -64,8 +78,22 @@ export class SyncServer {
   constructor(private readonly opts: SyncServerOptions) {
     this.path = opts.path ?? '/v1/sync';
     this.timers = opts.timers ?? realTimers;
-    this.presence = new SyncPresence(opts.store.banks, opts.clock);
+    this.presence = new SyncPresence(opts.store.banks, opts.clock, opts.cluster);
     this.wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxFrameBytes ?? 32 * 1024 * 1024 });
+    opts.cluster?.onChange(() => this.moveAway());
+  }
+
+  /** Close the sessions of banks another node serves now, telling each hub where to go. */
+  private moveAway(): void {
+    const cluster = this.opts.cluster!;
+    for (const [bankId, s] of this.sessions) {
+      if (cluster.owns(bankId)) continue;
+      const owner = cluster.owner(bankId);
+      this.opts.log?.(`sync: ${bankId} moves to ${owner.id}`);
+      const msg: SyncErrorMessage = { type: 'error', code: 'moved', message: `Bank ${bankId} is served by cloud node ${owner.id}.`, location: owner.url };
+      if (s.ws.readyState === s.ws.OPEN) s.ws.send(JSON.stringify(msg));
+      s.ws.close(REFUSED, 'moved');
+    }
   }
 
   /** Serve upgrades to `path` on `server` (other paths are left to other handlers). */
@@ -93,11 +121,11 @@ export class SyncServer {
   accept(ws: WebSocket): void {
     const { timers } = this;
     let done = false;
-    const refuse = (err: SyncRejected) => {
+    const refuse = (err: SyncRejected, location?: string) => {
       if (done) return;
       done = true;
       timers.clearTimeout(helloTimer);
-      const msg: SyncErrorMessage = { type: 'error', code: err.code, message: err.message };
+      const msg: SyncErrorMessage = { type: 'error', code: err.code, message: err.message, ...(location ? { location } : {}) };
       if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(msg));
       ws.close(REFUSED, err.code);
     };
@@ -116,6 +144,11 @@ export class SyncServer {
           if (!ok || !this.opts.store.banks.get(hello.bankId)) {
             this.opts.log?.(`sync: refused a hello for ${hello.bankId} (bad credentials)`);
             return refuse(new SyncRejected('bad_credentials', 'Unknown bank or wrong device secret.'));
+          }
+          const cluster = this.opts.cluster;
+          if (cluster && !cluster.owns(hello.bankId)) {
+            const owner = cluster.owner(hello.bankId);
+            return refuse(new SyncRejected('moved', `Bank ${hello.bankId} is served by cloud node ${owner.id}.`), owner.url);
           }
           done = true;
           this.open(ws, hello.bankId, hello.secret, hello.clientNonce, hello.epoch);

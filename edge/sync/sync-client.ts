@@ -18,7 +18,11 @@ import { cloudAuthorizer, isBankDoc } from './cloud-authorizer.js';
 export const CLOUD_PEER = 'cloud';
 
 export interface SyncClientOptions {
-  /** The cloud's sync endpoint, `ws://host:port/v1/sync`; an `http(s)://host:port` base URL gets `/v1/sync` appended. */
+  /**
+   * The cloud's sync endpoint, `ws://host:port/v1/sync`; an `http(s)://host:port` base URL gets
+   * `/v1/sync` appended. Several cloud nodes: a comma-separated list — the hub tries them in
+   * turn, and any node sends it on (`moved`) to the one serving its bank.
+   */
   url: string;
   bankId: string;
   /** The bank's device credential (never logged). */
@@ -85,6 +89,8 @@ interface Session {
   engine?: SyncEngine;
   /** The first frames, encoded while the cloud checks the credential. */
   prepared?: PreparedFrames;
+  /** The cloud sent us to this node (`moved`). */
+  moved?: string;
 }
 
 /**
@@ -119,12 +125,29 @@ export class SyncClient {
   private lastSyncAt: number | null = null;
   private lastContactAt: number | null = null;
   private unsubscribeFeed: (() => void) | undefined;
+  /** The configured cloud URLs, tried in turn when one cannot be reached. */
+  private readonly urls: string[];
+  private urlIndex = 0;
+  /** Where the last `moved` sent us; dropped when it cannot be reached. */
+  private redirect: string | undefined;
+  /** `moved` answers since the last session: a loop of them falls back to the backoff. */
+  private moves = 0;
 
   constructor(private readonly opts: SyncClientOptions) {
     this.clock = opts.clock ?? systemClock;
     this.random = opts.random ?? cryptoRandom;
     this.timers = opts.timers ?? realTimers;
     this.backoff = new Backoff(this.random, opts.backoff);
+    this.urls = opts.url
+      .split(',')
+      .map((u) => u.trim())
+      .filter(Boolean);
+    if (this.urls.length === 0) throw new Error('SyncClient: no cloud URL');
+  }
+
+  /** The cloud node the next connection goes to. */
+  get target(): string {
+    return this.redirect ?? this.urls[this.urlIndex % this.urls.length]!;
   }
 
   /** Connect, and stay connected (reconnecting with backoff) until `stop()`. */
@@ -212,7 +235,7 @@ export class SyncClient {
   private connect(): void {
     if (!this.running || this.session) return;
     const { bankId, secret, states, log } = this.opts;
-    const ws = new WebSocket(syncUrl(this.opts.url), { handshakeTimeout: this.opts.connectTimeoutMs ?? 10_000, maxPayload: 32 * 1024 * 1024 });
+    const ws = new WebSocket(syncUrl(this.target), { handshakeTimeout: this.opts.connectTimeoutMs ?? 10_000, maxPayload: 32 * 1024 * 1024 });
     const session: Session = { ws };
     this.session = session;
     this.totals.connects += 1;
@@ -241,6 +264,11 @@ export class SyncClient {
       if (err) {
         log?.(`sync: the cloud refused (${err.code}): ${err.message}`);
         if (err.code === 'bad_credentials') this.backoff.exhaust();
+        if (err.code === 'moved' && err.location) {
+          session.moved = err.location;
+          this.redirect = err.location;
+          this.moves += 1;
+        }
         this.emit({ type: 'refused', code: err.code, message: err.message });
         return;
       }
@@ -328,6 +356,13 @@ export class SyncClient {
 
   private end(session: Session, reason: string): void {
     if (this.session !== session) return;
+    if (!session.peer && !session.moved) {
+      // Never got a session from this node (down, unreachable): forget a redirect to it and
+      // try the next configured one.
+      if (this.redirect) this.redirect = undefined;
+      else this.urlIndex += 1;
+    }
+    if (session.peer) this.moves = 0;
     if (session.peer) {
       const s = session.peer.stats;
       for (const k of Object.keys(s) as (keyof SyncPeerStats)[]) this.totals[k] += s[k];
@@ -341,10 +376,12 @@ export class SyncClient {
       this.emit({ type: 'disconnected', reason });
     }
     if (!this.running) return;
+    // Sent on to the node that serves the bank: go there now (a few hops at most, then back off).
+    const delay = session.moved && this.moves <= 3 ? 0 : this.backoff.next();
     this.retryTimer = this.timers.setTimeout(() => {
       this.retryTimer = undefined;
       this.connect();
-    }, this.backoff.next());
+    }, delay);
   }
 
   private scheduleRescan(): void {

@@ -137,6 +137,32 @@ export class DocSet {
     else A.free(entry.doc);
   }
 
+  /**
+   * Another writer of the same storage (a second cloud node on one PostgreSQL) added chunks
+   * to document `id`: merge what the storage holds into memory, without writing anything.
+   * Returns the new version, or undefined when the storage held nothing new. Every local
+   * change was persisted when it was made, so the merged version is exactly what is stored.
+   */
+  refresh<T>(id: string): A.Doc<T> | undefined {
+    const chunks = this.storage.load(id);
+    if (!chunks) return undefined;
+    const bytes = chunks.reduce((n, c) => n + c.length, 0);
+    const entry = this.docs.get(id);
+    if (!entry) {
+      const doc = A.load<T>(concat(chunks), { actor: this.actor });
+      this.docs.set(id, { doc, savedHeads: A.getHeads(doc), chunks: chunks.length, bytes });
+      return doc;
+    }
+    const before = A.getHeads(entry.doc);
+    const doc = A.loadIncremental(entry.doc, concat(chunks));
+    if (sameHeads(A.getHeads(doc), before)) return undefined;
+    entry.doc = doc;
+    entry.savedHeads = A.getHeads(doc);
+    entry.chunks = chunks.length;
+    entry.bytes = bytes;
+    return doc as A.Doc<T>;
+  }
+
   transaction<R>(fn: () => R): R {
     const outermost = this.freeOnCommit === undefined;
     if (outermost) this.freeOnCommit = [];

@@ -57,6 +57,10 @@ export class ObservedDocStorage implements DocStorage, ChangeFeed {
   sizeBytes(): number {
     return this.inner.sizeBytes();
   }
+  /** Report a document that changed in the backing store without passing through here (another cloud node wrote it). */
+  announce(docId: string): void {
+    this.written(docId);
+  }
   close(): void {
     this.inner.close();
   }

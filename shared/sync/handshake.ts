@@ -44,8 +44,14 @@ export const errorSchema = z.object({
   type: z.literal('error'),
   code: z.string().max(64),
   message: z.string().max(500),
+  /** With `moved`: the base URL of the cloud node that serves the bank. */
+  location: z
+    .string()
+    .max(500)
+    .regex(/^https?:\/\/[^\s]+$/, 'an http(s) URL')
+    .optional(),
 });
-export type SyncErrorMessage = { type: 'error'; code: SyncErrorCode; message: string };
+export type SyncErrorMessage = { type: 'error'; code: SyncErrorCode; message: string; location?: string };
 
 /** A fresh 128-bit nonce from the injected randomness. */
 export const newNonce = (random: Random): string => randomId(random, 16);

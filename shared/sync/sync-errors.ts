@@ -23,7 +23,9 @@ export type SyncErrorCode =
   /** Changes to a document that is read-only for this peer (a bank's config, for its hub). */
   | 'read_only_document'
   /** The peer's side failed while applying (storage error): try again later. */
-  | 'internal_error';
+  | 'internal_error'
+  /** Another cloud node serves this bank now: reconnect to the error's `location`. */
+  | 'moved';
 
 /** A refusal: the whole frame (or handshake) is rejected and the connection closed. */
 export class SyncRejected extends Error {
