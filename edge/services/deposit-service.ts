@@ -4,6 +4,7 @@ import { generateCode } from '../../shared/codes/format.js';
 import type { CodeHasher } from '../../shared/codes/hasher.js';
 import { seal } from '../../shared/crypto/sealed-box.js';
 import { Conflict, NotFound, Throttled, Unauthorized } from '../../shared/errors.js';
+import { str } from '../../shared/ledger/str.js';
 import { randomId, type Random } from '../../shared/ports.js';
 import type { HubStore } from '../store/hub-store.js';
 import type { HubEvents } from '../hub-events.js';
@@ -157,7 +158,7 @@ export class DepositService {
     if (!row) {
       // Idempotent: a confirm repeated after success answers the same.
       for (const d of store.ledger.all()) {
-        if (d.deposit?.depositId === depositId) return { parcelId: d.parcelId, compartment: d.deposit.compartment, codeIssued: true };
+        if (d.deposit && str(d.deposit.depositId) === depositId) return { parcelId: d.parcelId, compartment: d.deposit.compartment, codeIssued: true };
       }
       throw new NotFound('No open deposit with this id.', 'deposit_not_found');
     }

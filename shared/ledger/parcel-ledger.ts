@@ -3,11 +3,14 @@ import type { Clock, Random } from '../ports.js';
 import { randomId } from '../ports.js';
 import { Conflict, NotFound } from '../errors.js';
 import type { DocSet } from './doc-set.js';
+import { istr, str } from './str.js';
 import {
+  announcementOf,
   codeState,
   codesNewestFirst,
   codeView,
   currentCompartment,
+  depositOf,
   isFinished,
   liveCode,
   parcelStatus,
@@ -116,7 +119,7 @@ export class ParcelLedger {
     for (const id of this.bySelector.get(selector) ?? []) {
       const d = this.docs.get<ParcelDoc>(id);
       const live = d && liveCode(d, now);
-      if (live && live.selector === selector) return true;
+      if (live && str(live.selector) === selector) return true;
     }
     return false;
   }
@@ -133,14 +136,14 @@ export class ParcelLedger {
       const d = this.docs.get<ParcelDoc>(id);
       if (!d) continue;
       for (const code of Object.values(d.codes)) {
-        if (code.selector === selector) found.push({ parcelId: d.parcelId, code, state: codeState(d, code, now) });
+        if (str(code.selector) === selector) found.push({ parcelId: d.parcelId, code, state: codeState(d, code, now) });
       }
     }
     found.sort(
       (a, b) =>
         Number(b.state === 'active') - Number(a.state === 'active') ||
         b.code.issuedAt - a.code.issuedAt ||
-        (a.code.codeId < b.code.codeId ? 1 : -1),
+        (str(a.code.codeId) < str(b.code.codeId) ? 1 : -1),
     );
     return found.slice(0, max);
   }
@@ -152,7 +155,13 @@ export class ParcelLedger {
     this.ensure(parcelId);
     this.change(parcelId, 'announce', (d) => {
       if (d.announcement) return;
-      d.announcement = { ...stripUndefined(a), at: this.clock.now() } as Announcement;
+      d.announcement = {
+        carrier: istr(a.carrier),
+        trackingNumber: istr(a.trackingNumber),
+        size: istr(a.size),
+        at: this.clock.now(),
+        ...(a.reservedCompartment === undefined ? {} : { reservedCompartment: a.reservedCompartment }),
+      };
     });
   }
 
@@ -198,7 +207,7 @@ export class ParcelLedger {
     this.change(parcelId, 'open-failed', (d) => {
       const c = d.codes[codeId];
       if (!c) throw new NotFound(`no code ${codeId}`);
-      if (!c.openFailures[attemptId]) c.openFailures[attemptId] = { at: this.clock.now(), reason };
+      if (!c.openFailures[attemptId]) c.openFailures[attemptId] = { at: this.clock.now(), reason: istr(reason) };
     });
   }
 
@@ -206,12 +215,13 @@ export class ParcelLedger {
   revoke(parcelId: string, reason: string, codeId?: string): string | undefined {
     const doc = this.doc(parcelId);
     if (!doc) throw new NotFound(`Parcel ${parcelId} is not known here.`, 'parcel_not_found');
-    const target = codeId ?? liveCode(doc, this.clock.now())?.codeId;
+    const live = liveCode(doc, this.clock.now());
+    const target = codeId ?? (live && str(live.codeId));
     if (!target || !doc.codes[target] || doc.codes[target].revokedAt !== undefined) return undefined;
     this.change(parcelId, 'revoke', (d) => {
       const c = d.codes[target]!;
       c.revokedAt = this.clock.now();
-      c.revokeReason = reason;
+      c.revokeReason = istr(reason);
     });
     return target;
   }
@@ -224,7 +234,7 @@ export class ParcelLedger {
       const stale = Object.values(d.codes).filter((c) => c.expiredAt === undefined && codeState(d, c, now) === 'expired');
       if (stale.length === 0) continue;
       this.change(d.parcelId, 'expire', (m) => {
-        for (const c of stale) m.codes[c.codeId]!.expiredAt = now;
+        for (const c of stale) m.codes[str(c.codeId)]!.expiredAt = now;
       });
       if (parcelStatus(this.doc(d.parcelId)!, now) === 'expired') due.push(d.parcelId);
     }
@@ -237,7 +247,7 @@ export class ParcelLedger {
     if (!doc?.deposit) throw new Conflict('not_deposited', `Parcel ${parcelId} is not in a compartment.`);
     const moveId = randomId(this.random, 8);
     this.change(parcelId, 'relocate', (d) => {
-      d.moves[moveId] = { to, at: this.clock.now(), by, reason };
+      d.moves[moveId] = { to, at: this.clock.now(), by: istr(by), reason: istr(reason) };
     });
   }
 
@@ -246,7 +256,7 @@ export class ParcelLedger {
     this.ensure(parcelId);
     const id = randomId(this.random, 8);
     this.change(parcelId, 'exception', (d) => {
-      d.exceptions[id] = { at: this.clock.now(), reason };
+      d.exceptions[id] = { at: this.clock.now(), reason: istr(reason) };
     });
   }
 
@@ -283,6 +293,7 @@ export class ParcelLedger {
   // ---- internals ---------------------------------------------------------------------
 
   private ensure(parcelId: string): void {
+    // Plain strings on purpose: see ParcelDoc.parcelId (the genesis never changes).
     this.docs.create<ParcelDoc>(parcelDocId(parcelId), {
       schema: 1,
       parcelId,
@@ -302,7 +313,13 @@ export class ParcelLedger {
 
   private writeDeposit(d: ParcelDoc, fact: Omit<DepositFact, 'at'>): void {
     if (d.deposit) throw new Conflict('already_deposited', `Parcel ${d.parcelId} is already in compartment ${d.deposit.compartment}.`);
-    d.deposit = { ...fact, at: this.clock.now() };
+    d.deposit = {
+      depositId: istr(fact.depositId),
+      compartment: fact.compartment,
+      courierId: istr(fact.courierId),
+      size: istr(fact.size),
+      at: this.clock.now(),
+    };
   }
 
   private writeCode(d: ParcelDoc, codeId: string, code: NewCode, revokeReason: string): void {
@@ -310,22 +327,22 @@ export class ParcelLedger {
     for (const old of Object.values(d.codes)) {
       if (codeState(d, old, now) === 'active') {
         old.revokedAt = now;
-        old.revokeReason = revokeReason;
+        old.revokeReason = istr(revokeReason);
       }
     }
     const rec: CodeRecord = {
-      codeId,
-      selector: code.selector,
-      hash: new A.ImmutableString(code.hash),
+      codeId: istr(codeId),
+      selector: istr(code.selector),
+      hash: istr(code.hash),
       // A new code must sort after every code it replaces, even within the same millisecond
       // or when an older code was stamped by a clock that runs ahead of ours.
       issuedAt: Math.max(now, ...Object.values(d.codes).map((c) => c.issuedAt + 1)),
       expiresAt: code.expiresAt ?? now + this.ttl,
-      issuer: code.issuer,
+      issuer: istr(code.issuer),
       uses: {},
       openFailures: {},
     };
-    if (code.sealed) rec.sealed = new A.ImmutableString(code.sealed);
+    if (code.sealed) rec.sealed = istr(code.sealed);
     d.codes[codeId] = rec;
   }
 
@@ -340,7 +357,7 @@ export class ParcelLedger {
       this.selectorsOf.delete(docId);
       return;
     }
-    const sels = [...new Set(Object.values(d.codes).map((c) => c.selector))];
+    const sels = [...new Set(Object.values(d.codes).map((c) => str(c.selector)))];
     this.selectorsOf.set(docId, sels);
     for (const s of sels) {
       let set = this.bySelector.get(s);
@@ -360,24 +377,20 @@ function lastFactAt(d: ParcelDoc): number {
   return Math.max(t, d.returnedAt ?? 0);
 }
 
-function stripUndefined<T extends object>(o: T): T {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
-}
-
 export function toView(doc: A.Doc<ParcelDoc>, now: number): ParcelView {
   return {
     parcelId: doc.parcelId,
     bankId: doc.bankId,
     status: parcelStatus(doc, now),
     compartment: currentCompartment(doc),
-    announcement: doc.announcement ? { ...doc.announcement } : undefined,
-    deposit: doc.deposit ? { ...doc.deposit } : undefined,
+    announcement: doc.announcement ? announcementOf(doc.announcement) : undefined,
+    deposit: doc.deposit ? depositOf(doc.deposit) : undefined,
     codes: codesNewestFirst(doc).map((c) => codeView(doc, c, now)),
     // Ties broken by id: the key order of an Automerge map differs between a document built
     // by local changes and the same document loaded or merged.
     exceptions: Object.entries(doc.exceptions)
       .sort(([ia, a], [ib, b]) => a.at - b.at || (ia < ib ? -1 : ia > ib ? 1 : 0))
-      .map(([, e]) => ({ ...e })),
+      .map(([, e]) => ({ at: e.at, reason: str(e.reason) })),
     returnedAt: doc.returnedAt,
   };
 }

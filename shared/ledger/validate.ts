@@ -2,6 +2,7 @@ import type { PickupCode } from '../codes/format.js';
 import type { CodeHasher } from '../codes/hasher.js';
 import { currentCompartment } from './parcel-doc.js';
 import type { ParcelLedger } from './parcel-ledger.js';
+import { str } from './str.js';
 
 export type ValidationResult =
   | { kind: 'valid'; parcelId: string; codeId: string; compartment: number }
@@ -20,16 +21,17 @@ export async function validateCode(ledger: ParcelLedger, hasher: CodeHasher, cod
     return { kind: 'invalid' };
   }
   for (const c of candidates) {
-    if (!(await hasher.verify(c.code.hash.toString(), code))) continue;
+    if (!(await hasher.verify(str(c.code.hash), code))) continue;
+    const codeId = str(c.code.codeId);
     // Re-read the state after the await: a sync may have revoked the code meanwhile.
-    const fresh = ledger.candidates(code.selector, 8).find((x) => x.code.codeId === c.code.codeId);
+    const fresh = ledger.candidates(code.selector, 8).find((x) => str(x.code.codeId) === codeId);
     const state = fresh?.state ?? c.state;
     if (state === 'active') {
       const compartment = currentCompartment(ledger.doc(c.parcelId)!);
       if (compartment === undefined) return { kind: 'invalid' };
-      return { kind: 'valid', parcelId: c.parcelId, codeId: c.code.codeId, compartment };
+      return { kind: 'valid', parcelId: c.parcelId, codeId, compartment };
     }
-    return { kind: 'gone', state: state === 'superseded' ? 'revoked' : state, parcelId: c.parcelId, codeId: c.code.codeId };
+    return { kind: 'gone', state: state === 'superseded' ? 'revoked' : state, parcelId: c.parcelId, codeId };
   }
   return { kind: 'invalid' };
 }

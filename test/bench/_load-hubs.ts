@@ -25,6 +25,7 @@ import { ObservedDocStorage } from '../../shared/sync/change-feed.js';
 import { MemoryDocStorage } from '../../shared/storage/doc-storage.js';
 import { reserveAutomergeHeap } from '../../shared/sync/automerge-heap.js';
 import { MemorySyncStateStore } from '../../shared/sync/sync-state-store.js';
+import { str } from '../../shared/ledger/str.js';
 
 const FAKE_HASH = '$argon2id$v=19$m=256,t=1,p=1$c29tZXNhbHRzb21lc2FsdA$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g';
 const env = (k: string): string => {
@@ -196,14 +197,14 @@ async function stream(rate: number, seconds: number, prefix: string) {
       const code = liveCode(hub.ledger.doc(parcelId)!, systemClock.now())!;
       if (randomInt(random, 2) === 0) {
         await step('hubToCloud', 'pickup', async () => {
-          hub.ledger.markUsed(parcelId, code.codeId, randomId(random, 8), compartment);
+          hub.ledger.markUsed(parcelId, str(code.codeId), randomId(random, 8), compartment);
           await acknowledged(hub, `parcel:${parcelId}`, timeout);
         });
       } else {
         await step('cloudToHub', 'revoke', async () => {
           const res = await fetch(`${cloudUrl}/v1/parcels/${parcelId}/revoke`, { method: 'POST', headers: support, body: JSON.stringify({ reason: 'load' }) });
           if (res.status !== 200) throw new Error(`revoke answered ${res.status}`);
-          await hub.until(() => hub.ledger.doc(parcelId)?.codes[code.codeId]?.revokedAt !== undefined, timeout);
+          await hub.until(() => hub.ledger.doc(parcelId)?.codes[str(code.codeId)]?.revokedAt !== undefined, timeout);
         });
       }
     } catch {

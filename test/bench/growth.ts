@@ -39,6 +39,7 @@ import { currentCompartment, isFinished, liveCode, parcelStatus } from '../../sh
 import { ParcelLedger } from '../../shared/ledger/parcel-ledger.js';
 import { ManualClock, SeededRandom, randomInt, type Random } from '../../shared/ports.js';
 import { log, median, round } from './run.js';
+import { str } from '../../shared/ledger/str.js';
 
 const HOUR = 3600_000;
 const DAY = 24 * HOUR;
@@ -199,11 +200,11 @@ async function simulate(file: string, parcels: number): Promise<{ live: number; 
             const compartment = currentCompartment(doc)!;
             if (e.failFirst) {
               const a = `att-${attempt++}`;
-              ledger.markUsed(pid, live.codeId, a, compartment);
-              ledger.markOpenFailed(pid, live.codeId, a, 'sensor did not confirm');
+              ledger.markUsed(pid, str(live.codeId), a, compartment);
+              ledger.markOpenFailed(pid, str(live.codeId), a, 'sensor did not confirm');
               stats.openFailures++;
             }
-            ledger.markUsed(pid, live.codeId, `att-${attempt++}`, compartment);
+            ledger.markUsed(pid, str(live.codeId), `att-${attempt++}`, compartment);
             stats.pickedUp++;
             break;
           }

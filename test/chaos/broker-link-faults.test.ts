@@ -36,6 +36,7 @@ import { randomInt, SeededRandom, systemClock } from '../../shared/ports.js';
 import { FAKE_HASH } from '../sync/harness.js';
 import { LinkProxy } from '../sync/link-proxy.js';
 import { testHub, type TestHub } from '../sync/ws-fixture.js';
+import { str } from '../../shared/ledger/str.js';
 
 const SEED = Number(process.env.CUBBY_CHAOS_SEED ?? randomBytes(4).readUInt32LE(0));
 const RUN_MS = Number(process.env.CUBBY_CHAOS_FLAP_MS ?? 4000);
@@ -181,7 +182,7 @@ test(`broker restart and flapping links: presence, nudges and sync recover; noth
         const live = [...h.t.ledger.all()].filter((d) => liveCode(d, now));
         if (live.length) {
           const d = live[randomInt(rng, live.length)]!;
-          h.t.ledger.markUsed(d.parcelId, liveCode(d, now)!.codeId, `att-${++n}`, d.deposit!.compartment);
+          h.t.ledger.markUsed(d.parcelId, str(liveCode(d, now)!.codeId), `att-${++n}`, d.deposit!.compartment);
           await hubEvent(h, 'pickup', d.parcelId, d.deposit!.compartment);
           stats.pickup++;
         }

@@ -31,6 +31,7 @@ import { codesNewestFirst, liveCode, type ParcelDoc } from '../../shared/ledger/
 import { randomInt, SeededRandom, systemClock } from '../../shared/ports.js';
 import { testHub, type TestHub } from '../sync/ws-fixture.js';
 import { CloudFile, startChild, type Child } from './children.js';
+import { str } from '../../shared/ledger/str.js';
 
 const SEED = Number(process.env.CUBBY_CHAOS_SEED ?? randomBytes(4).readUInt32LE(0));
 const ROUNDS = Number(process.env.CUBBY_CHAOS_ROUNDS ?? 3);
@@ -121,7 +122,7 @@ test(`SIGKILL of the cloud under load: every acknowledged write survives (seed $
       const live = [...h.ledger.all()].filter((d) => liveCode(d, now));
       if (live.length === 0) return;
       const d = live[randomInt(rng, live.length)]!;
-      h.ledger.markUsed(d.parcelId, liveCode(d, now)!.codeId, `att-${++n}`, d.deposit!.compartment);
+      h.ledger.markUsed(d.parcelId, str(liveCode(d, now)!.codeId), `att-${++n}`, d.deposit!.compartment);
       acked.stats.pickup!++;
     } else {
       const now = clock.now();
@@ -235,8 +236,8 @@ test(`SIGKILL of the cloud under load: every acknowledged write survives (seed $
           if (cloud!.info.notify && id.startsWith('parcel:')) {
             const newest = codesNewestFirst(doc as ParcelDoc)[0];
             const live = liveCode(doc as ParcelDoc, clock.now());
-            if (newest && live && live.codeId === newest.codeId && live.issuer === 'hub' && live.sealed) {
-              expect(file.outboxRows(live.codeId), `outbox row for ${id}'s code`).toBeGreaterThan(0);
+            if (newest && live && str(live.codeId) === str(newest.codeId) && str(live.issuer) === 'hub' && live.sealed) {
+              expect(file.outboxRows(str(live.codeId)), `outbox row for ${id}'s code`).toBeGreaterThan(0);
               a.stats.outboxChecked!++;
             }
           }

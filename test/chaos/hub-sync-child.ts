@@ -19,6 +19,7 @@ import { openHubStore } from '../../edge/store/hub-store.js';
 import { seal } from '../../shared/crypto/sealed-box.js';
 import { liveCode } from '../../shared/ledger/parcel-doc.js';
 import { randomId, systemClock } from '../../shared/ports.js';
+import { str } from '../../shared/ledger/str.js';
 
 function env(name: string): string {
   const v = process.env[name];
@@ -55,8 +56,8 @@ const control = createServer((req, res) => {
     const live = doc && liveCode(doc, systemClock.now());
     if (!live) return reply(409, { error: 'no live code' });
     const attempt = randomId(cryptoRandom, 8);
-    store.ledger.markUsed(parcelId, live.codeId, attempt, doc.deposit!.compartment);
-    return reply(200, { codeId: live.codeId, attempt });
+    store.ledger.markUsed(parcelId, str(live.codeId), attempt, doc.deposit!.compartment);
+    return reply(200, { codeId: str(live.codeId), attempt });
   } catch (err) {
     return reply(409, { error: (err as Error).message });
   }

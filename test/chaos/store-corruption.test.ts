@@ -33,6 +33,7 @@ import { LinkProxy } from '../sync/link-proxy.js';
 import { cloudServer, type CloudServer } from '../sync/ws-fixture.js';
 import { serve } from '@hono/node-server';
 import type { Server } from 'node:http';
+import { str } from '../../shared/ledger/str.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'cubby-corrupt-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -202,7 +203,7 @@ describe('rebuilding from the cloud', () => {
     // Offline now.
     clock.advance(60_000);
     const p1 = store.ledger.doc('P-1')!;
-    store.ledger.markUsed('P-1', liveCode(p1, clock.now())!.codeId, 'attempt-offline', 1);
+    store.ledger.markUsed('P-1', str(liveCode(p1, clock.now())!.codeId), 'attempt-offline', 1);
     store.audit.append({ type: 'pickup', actor: 'recipient:keypad', parcelId: 'P-1', compartment: 1 });
     await depositWithCode({ store }, pepper, 'P-4', 4);
     store.audit.append({ type: 'deposit', actor: 'courier:courier-1', parcelId: 'P-4' });

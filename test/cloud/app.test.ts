@@ -4,6 +4,7 @@ import { verifyCommand, type SignedCommand } from '../../shared/crypto/signed-co
 import { DEMO } from '../../cloud/demo-seed.js';
 import type { CloudMqtt } from '../../cloud/mqtt/cloud-mqtt.js';
 import type { BankCommandSender } from '../../cloud/ports.js';
+import { str } from '../../shared/ledger/str.js';
 import { FAKE_HASH } from '../sync/harness.js';
 import { testCloud, type TestCloud } from './cloud-fixture.js';
 
@@ -61,7 +62,7 @@ describe('cloud API', () => {
     expect(res.status).toBe(201);
     expect(res.body).toMatchObject({ parcelId: 'P-1001', bankId: 'bank-1', status: 'announced', carrier: DEMO.carrierName, size: 'M', codes: [] });
     const doc = cloud.replicas.get('bank-1').ledger.doc('P-1001')!;
-    expect(doc.announcement?.trackingNumber).toBe('TRK-1001');
+    expect(str(doc.announcement?.trackingNumber)).toBe('TRK-1001');
     const everything = JSON.stringify(A.toJS(doc));
     expect(everything).not.toContain('+4915112345678');
     expect(everything).not.toContain('ada@example.com');

@@ -11,6 +11,7 @@ import { EDGE_MAX_BODY_BYTES } from '../../edge/app.js';
 import type { ThrottlePolicy } from '../../edge/services/throttle.js';
 import { AUDITOR, COURIER, TECHNICIAN, createTestApp, json, type TestApp } from '../support/hub.js';
 import { PROTO_KEYS, type FuzzOptions, type RouteSpec } from './arbitraries.js';
+import { str } from '../../shared/ledger/str.js';
 
 /** Never locks out: failures are still counted, but every fuzzed attempt reaches the real check. */
 export const LENIENT_THROTTLE: ThrottlePolicy = { freeFailures: 1e9, baseLockoutMs: 0, maxLockoutMs: 0, hardLimit: 1e9, hardLockoutMs: 0 };
@@ -35,7 +36,7 @@ export async function createHubFixture(): Promise<HubFixture> {
   const opened = await h.post('/api/courier/deposit', { courierId: COURIER.id, secret: COURIER.secret, parcelId: 'p-2', size: 'S' });
   if (opened.status !== 200) throw new Error(`pending deposit: ${opened.status} ${await opened.text()}`);
   const pendingDepositId = ((await opened.json()) as { depositId: string }).depositId;
-  const confirmedDepositId = h.store.ledger.doc('p-1')!.deposit!.depositId;
+  const confirmedDepositId = str(h.store.ledger.doc('p-1')!.deposit!.depositId);
 
   const login = async (id: string, secret: string): Promise<string> => {
     const res = await h.post('/api/tech/login', { technicianId: id, secret });

@@ -8,6 +8,7 @@ import type { DocSet } from '../../shared/ledger/doc-set.js';
 import { currentCompartment, isFinished, liveCode } from '../../shared/ledger/parcel-doc.js';
 import type { ParcelLedger } from '../../shared/ledger/parcel-ledger.js';
 import { describeRequest, type FuzzRequest } from './arbitraries.js';
+import { str } from '../../shared/ledger/str.js';
 
 /** Every answer must arrive within this long (plus what the request itself asks to wait). */
 export const REQUEST_TIMEOUT_MS = 5_000;
@@ -93,9 +94,10 @@ export function ledgerViolations(ledger: ParcelLedger, pendingCompartments: Iter
     }
     const live = liveCode(d, now);
     if (live) {
-      const other = bySelector.get(live.selector);
-      if (other) out.push(`parcels ${other} and ${d.parcelId} both have a live code with selector ${live.selector}`);
-      bySelector.set(live.selector, d.parcelId);
+      const selector = str(live.selector);
+      const other = bySelector.get(selector);
+      if (other) out.push(`parcels ${other} and ${d.parcelId} both have a live code with selector ${selector}`);
+      bySelector.set(selector, d.parcelId);
     }
   }
   for (const c of pendingCompartments) {

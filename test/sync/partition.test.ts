@@ -15,6 +15,7 @@ import { PARCEL_PREFIX } from '../../shared/ledger/parcel-ledger.js';
 import { randomInt, SeededRandom } from '../../shared/ports.js';
 import { LinkProxy } from './link-proxy.js';
 import { cloudServer, testHub, type CloudServer, type TestHub } from './ws-fixture.js';
+import { str } from '../../shared/ledger/str.js';
 
 const SEED = process.env.CUBBY_CHAOS_SEED ? Number(process.env.CUBBY_CHAOS_SEED) : Math.floor(Math.random() * 2 ** 31);
 const OPS = Number(process.env.CUBBY_CHAOS_OPS ?? 300);
@@ -106,7 +107,7 @@ describe('partition chaos: one cloud, two hubs', () => {
         const d = pick(live);
         if (!d) ops.skipped!++;
         else {
-          h.ledger.markUsed(d.parcelId, liveCode(d, now)!.codeId, `att-${++n}`, d.deposit!.compartment);
+          h.ledger.markUsed(d.parcelId, str(liveCode(d, now)!.codeId), `att-${++n}`, d.deposit!.compartment);
           ops.pickup!++;
         }
       } else if (roll < 72) {

@@ -1,10 +1,10 @@
-import * as A from '@automerge/automerge';
 import { generateCode } from '../../../shared/codes/format.js';
 import { Argon2CodeHasher, DEFAULT_ARGON2, type Argon2Params } from '../../../shared/codes/hasher.js';
 import { seal } from '../../../shared/crypto/sealed-box.js';
 import { Conflict, NotFound } from '../../../shared/errors.js';
 import { codeState, codesNewestFirst, currentCompartment, isFinished, liveCode, type ParcelDoc } from '../../../shared/ledger/parcel-doc.js';
 import { DEFAULT_CODE_TTL_MS, parcelDocId } from '../../../shared/ledger/parcel-ledger.js';
+import { istr, str } from '../../../shared/ledger/str.js';
 import { randomId, type Clock, type Random } from '../../../shared/ports.js';
 import type { BankReplicas } from '../../bank-replicas.js';
 import type { CloudStore } from '../../store/cloud-store.js';
@@ -99,7 +99,7 @@ export class CloudCodeIssuer {
       if (replica.ledger.selectorTaken(selector)) return undefined;
       const now = clock.now();
       const doc = replica.ledger.doc(req.parcelId)!;
-      const replaced = liveCode(doc, now)?.codeId;
+      const replaced = str(liveCode(doc, now)?.codeId);
       const expiresAt = this.expiryFor(doc, now);
       const newestAt = Math.max(-Infinity, ...Object.values(doc.codes).map((c) => c.issuedAt));
       const codeId =
@@ -147,9 +147,18 @@ export class CloudCodeIssuer {
         for (const old of Object.values(d.codes)) {
           if (codeState(d, old, now) !== 'active') continue;
           old.revokedAt = now;
-          old.revokeReason = 'rotated';
+          old.revokeReason = istr('rotated');
         }
-        d.codes[codeId] = { codeId, selector: code.selector, hash: new A.ImmutableString(code.hash), issuedAt, expiresAt: code.expiresAt, issuer: 'cloud', uses: {}, openFailures: {} };
+        d.codes[codeId] = {
+          codeId: istr(codeId),
+          selector: istr(code.selector),
+          hash: istr(code.hash),
+          issuedAt,
+          expiresAt: code.expiresAt,
+          issuer: istr('cloud'),
+          uses: {},
+          openFailures: {},
+        };
       },
       now,
     );

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Context, Hono, MiddlewareHandler } from 'hono';
 import type { Argon2Params } from '../../../shared/codes/hasher.js';
 import { liveCode } from '../../../shared/ledger/parcel-doc.js';
+import { str } from '../../../shared/ledger/str.js';
 import type { Clock, Random } from '../../../shared/ports.js';
 import type { Timers } from '../../../shared/sync/sync-peer.js';
 import type { BankReplicas } from '../../bank-replicas.js';
@@ -222,7 +223,7 @@ export class NotifySystem {
       timers: rt.timers,
       isLive: (row) => {
         const doc = replicas.get(row.bankId).ledger.doc(row.parcelId);
-        return !!doc && liveCode(doc, clock.now())?.codeId === row.codeId;
+        return !!doc && str(liveCode(doc, clock.now())?.codeId) === row.codeId;
       },
       pollMs: rt.pollMs,
       concurrency: rt.concurrency,

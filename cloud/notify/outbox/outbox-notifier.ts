@@ -1,4 +1,5 @@
 import { codeState, currentCompartment, liveCode, type ParcelDoc } from '../../../shared/ledger/parcel-doc.js';
+import { str } from '../../../shared/ledger/str.js';
 import type { Clock } from '../../../shared/ports.js';
 import type { BankReplicas } from '../../bank-replicas.js';
 import type { CloudNotifier, NotificationAttempt } from '../../ports.js';
@@ -48,7 +49,7 @@ export class OutboxNotifier implements CloudNotifier {
     this.guard(() => {
       const now = this.deps.clock.now();
       for (const code of Object.values(e.doc.codes)) {
-        if (codeState(e.doc, code, now) !== 'active') this.deps.outbox.supersedeCode(code.codeId, `code ${codeState(e.doc, code, now)}`);
+        if (codeState(e.doc, code, now) !== 'active') this.deps.outbox.supersedeCode(str(code.codeId), `code ${codeState(e.doc, code, now)}`);
       }
     });
   }
@@ -66,15 +67,15 @@ export class OutboxNotifier implements CloudNotifier {
     const { outbox, records, clock, holdMs } = this.deps;
     const now = clock.now();
     const live = liveCode(doc, now);
-    if (!live || live.issuer !== 'hub' || !live.sealed || outbox.hasRowsForCode(live.codeId)) return false;
+    if (!live || str(live.issuer) !== 'hub' || !live.sealed || outbox.hasRowsForCode(str(live.codeId))) return false;
     const changes = records.contactChanges(doc.parcelId);
     const lastChange = changes[changes.length - 1];
     const hold = lastChange && lastChange.at + holdMs > now ? lastChange.at + holdMs : undefined;
     const row = outbox.enqueueCode({
       parcelId: doc.parcelId,
       bankId,
-      codeId: live.codeId,
-      sealed: live.sealed.toString(),
+      codeId: str(live.codeId),
+      sealed: str(live.sealed),
       expiresAt: live.expiresAt,
       compartment: currentCompartment(doc),
       notBefore: hold,

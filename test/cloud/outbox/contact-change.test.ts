@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { BANK, CARRIER, CARRIER_TOKEN, codeIn, EMAIL, hubIssuedCode, PHONE, startSystem, type TestSystem } from '../../e2e/system.js';
+import { str } from '../../../shared/ledger/str.js';
 
 const NEW = '+4915199990000';
 
@@ -55,7 +56,7 @@ describe('contacts', () => {
     const res = await sys.api('PATCH', '/v1/recipients/P-P', { preferences: ['email', 'sms'] });
     expect(res.body).toMatchObject({ changed: ['preferences'], alerted: [], contact: { preferences: ['email', 'sms'] } });
     expect(res.body.revokedCodeId).toBeUndefined();
-    const live = Object.values(sys.cloud.replicas.get(BANK).ledger.doc('P-P')!.codes).find((c) => c.codeId === codeId)!;
+    const live = Object.values(sys.cloud.replicas.get(BANK).ledger.doc('P-P')!.codes).find((c) => str(c.codeId) === codeId)!;
     expect(live.revokedAt).toBeUndefined();
   });
 

@@ -18,6 +18,7 @@ import type { CodeHasher } from '../../../shared/codes/hasher.js';
 import { codeState, codesNewestFirst, currentCompartment, liveCode, parcelStatus, usedAt } from '../../../shared/ledger/parcel-doc.js';
 import { parcelDocId, toView } from '../../../shared/ledger/parcel-ledger.js';
 import { validateCode } from '../../../shared/ledger/validate.js';
+import { str } from '../../../shared/ledger/str.js';
 import { ManualClock } from '../../../shared/ports.js';
 import { HOUR, mergeInto, testLedger, type TestLedger } from '../fixtures.js';
 
@@ -140,20 +141,20 @@ class LedgerReplica implements Replica {
         return;
       case 'revokeCode': {
         const codes = codesNewestFirst(doc!);
-        ledger.revoke(parcelId, 'support', codes[op.k % codes.length]!.codeId);
+        ledger.revoke(parcelId, 'support', str(codes[op.k % codes.length]!.codeId));
         return;
       }
       case 'use': {
         // A pickup: the hub only records an attempt for a code that is live in its own view.
         const live = liveCode(doc!, clock.now());
-        if (live) ledger.markUsed(parcelId, live.codeId, `${this.name}-att-${this.attempts++}`, currentCompartment(doc!)!);
+        if (live) ledger.markUsed(parcelId, str(live.codeId), `${this.name}-att-${this.attempts++}`, currentCompartment(doc!)!);
         return;
       }
       case 'openFailed': {
         const open = codesNewestFirst(doc!).flatMap((c) =>
           Object.keys(c.uses)
             .filter((a) => !c.openFailures[a])
-            .map((a) => [c.codeId, a] as const),
+            .map((a) => [str(c.codeId), a] as const),
         );
         const pick = open[op.k % Math.max(1, open.length)];
         if (pick) ledger.markOpenFailed(parcelId, pick[0], pick[1], 'sensor did not confirm');
@@ -181,7 +182,7 @@ class LedgerReplica implements Replica {
     return [...this.t.ledger.all()].flatMap((d) =>
       Object.values(d.codes).map((c) => ({
         parcelId: d.parcelId,
-        codeId: c.codeId,
+        codeId: str(c.codeId),
         revoked: c.revokedAt !== undefined,
         used: usedAt(c) !== undefined,
         state: codeState(d, c, now),

@@ -4,6 +4,7 @@ import { Conflict, NotFound } from '../../../shared/errors.js';
 import { DocSet } from '../../../shared/ledger/doc-set.js';
 import type { ParcelDoc } from '../../../shared/ledger/parcel-doc.js';
 import { DEFAULT_CODE_TTL_MS, ParcelLedger, parcelDocId } from '../../../shared/ledger/parcel-ledger.js';
+import { str } from '../../../shared/ledger/str.js';
 import { MemoryDocStorage } from '../../../shared/storage/doc-storage.js';
 import { BANK, HOUR, depositWithCode, testLedger } from '../fixtures.js';
 
@@ -73,11 +74,15 @@ describe('ParcelLedger operations', () => {
     expect(second).not.toBe(first);
     const doc = t.ledger.doc('p1')!;
     const c = doc.codes[second]!;
-    expect(c.hash).toBeInstanceOf(A.ImmutableString);
+    // Every string of the code as one op (DESIGN.md rule 7), not as text.
+    for (const v of [c.codeId, c.selector, c.hash, c.issuer, c.sealed]) expect(v).toBeInstanceOf(A.ImmutableString);
+    expect(str(c.codeId)).toBe(second);
+    expect(str(c.selector)).toBe('222');
+    expect(str(c.issuer)).toBe('cloud');
     expect(c.hash.toString()).toBe('$argon2id$fake');
     expect(c.sealed?.toString()).toBe('sealed-bytes');
     expect(c.expiresAt).toBe(t.clock.now() + DEFAULT_CODE_TTL_MS);
-    expect(doc.codes[first]).toMatchObject({ revokedAt: t.clock.now(), revokeReason: 'rotated' });
+    expect(doc.codes[first]).toMatchObject({ revokedAt: t.clock.now(), revokeReason: new A.ImmutableString('rotated') });
     expect(t.ledger.view('p1')!.codes.map((v) => [v.codeId, v.state])).toEqual([
       [second, 'active'],
       [first, 'revoked'],
@@ -150,11 +155,11 @@ describe('ParcelLedger operations', () => {
     const id = depositWithCode(t, 'p1', 4);
     t.clock.advance(1000);
     expect(t.ledger.revoke('p1', 'contact changed')).toBe(id);
-    expect(t.ledger.doc('p1')!.codes[id]).toMatchObject({ revokedAt: t.clock.now(), revokeReason: 'contact changed' });
+    expect(t.ledger.doc('p1')!.codes[id]).toMatchObject({ revokedAt: t.clock.now(), revokeReason: new A.ImmutableString('contact changed') });
     t.clock.advance(1000);
     expect(t.ledger.revoke('p1', 'again')).toBeUndefined(); // no live code left
     expect(t.ledger.revoke('p1', 'again', id)).toBeUndefined(); // already revoked: set-once
-    expect(t.ledger.doc('p1')!.codes[id]!.revokeReason).toBe('contact changed');
+    expect(str(t.ledger.doc('p1')!.codes[id]!.revokeReason)).toBe('contact changed');
     expect(t.ledger.revoke('p1', 'x', 'unknown-code')).toBeUndefined();
     expect(() => t.ledger.revoke('p2', 'x')).toThrow(NotFound);
   });
@@ -203,7 +208,7 @@ describe('ParcelLedger operations', () => {
     t.ledger.relocate('p1', 9, 'tech-1', 'door 4 jammed');
     expect(t.ledger.view('p1')!.compartment).toBe(9);
     expect([...t.ledger.occupancy()]).toEqual([[9, 'p1']]);
-    expect(Object.values(t.ledger.doc('p1')!.moves)).toEqual([{ to: 9, at: t.clock.now(), by: 'tech-1', reason: 'door 4 jammed' }]);
+    expect(Object.values(t.ledger.doc('p1')!.moves)).toEqual([{ to: 9, at: t.clock.now(), by: new A.ImmutableString('tech-1'), reason: new A.ImmutableString('door 4 jammed') }]);
     t.clock.advance(1000);
     t.ledger.relocate('p1', 2, 'hub', 'rebalance');
     expect(t.ledger.view('p1')!.compartment).toBe(2);
@@ -278,13 +283,13 @@ describe('ParcelLedger operations', () => {
     t.clock.advance(1000);
     const live = depositWithCode(t, 'p0', 9, '555'); // newest; but active would win even if older
     depositWithCode(t, 'p9', 8, '556');
-    expect(t.ledger.candidates('555', 10).map((c) => [c.code.codeId, c.state])).toEqual([
+    expect(t.ledger.candidates('555', 10).map((c) => [str(c.code.codeId), c.state])).toEqual([
       [live, 'active'],
       [dead3, 'revoked'],
       [dead2, 'revoked'],
       [old, 'used'],
     ]);
-    expect(t.ledger.candidates('555').map((c) => c.code.codeId)).toEqual([live, dead3]);
+    expect(t.ledger.candidates('555').map((c) => str(c.code.codeId))).toEqual([live, dead3]);
     expect(t.ledger.candidates('000')).toEqual([]);
   });
 
@@ -294,7 +299,7 @@ describe('ParcelLedger operations', () => {
     t.clock.advance(1000);
     depositWithCode(t, 'p2', 2, '555');
     t.ledger.revoke('p2', 'r');
-    expect(t.ledger.candidates('555', 1).map((c) => c.code.codeId)).toEqual([live]);
+    expect(t.ledger.candidates('555', 1).map((c) => str(c.code.codeId))).toEqual([live]);
   });
 
   it('receive: stores a peer version and indexes its selectors', () => {
@@ -302,11 +307,11 @@ describe('ParcelLedger operations', () => {
     const cloud = testLedger({ seed: 2, clock: hub.clock });
     const id = depositWithCode(hub, 'p1', 4, '321');
     cloud.ledger.receive(parcelDocId('p1'), A.clone(hub.ledger.doc('p1')!));
-    expect(cloud.ledger.candidates('321').map((c) => c.code.codeId)).toEqual([id]);
+    expect(cloud.ledger.candidates('321').map((c) => str(c.code.codeId))).toEqual([id]);
     expect(cloud.ledger.view('p1')).toEqual(hub.ledger.view('p1'));
     // The received version is stored: it survives a reload.
     const reloaded = testLedger({ seed: 3, storage: new MemoryDocStorage(cloud.storage.backing), clock: hub.clock });
-    expect(reloaded.ledger.candidates('321').map((c) => c.code.codeId)).toEqual([id]);
+    expect(reloaded.ledger.candidates('321').map((c) => str(c.code.codeId))).toEqual([id]);
   });
 
   it('all(): only this bank’s parcel documents', () => {
@@ -358,7 +363,7 @@ describe('ParcelLedger operations', () => {
       clock: t.clock,
       random: t.random,
     });
-    expect(again.candidates('042').map((c) => c.code.codeId)).toEqual([id]);
+    expect(again.candidates('042').map((c) => str(c.code.codeId))).toEqual([id]);
     expect(again.selectorTaken('042')).toBe(true);
     expect(again.view('p1')).toEqual(t.ledger.view('p1'));
   });
