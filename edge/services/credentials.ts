@@ -2,6 +2,7 @@ import argon2 from 'argon2';
 import type { BankConfigDoc } from '../../shared/ledger/bank-config.js';
 import { configDocId } from '../../shared/ledger/bank-config.js';
 import type { DocSet } from '../../shared/ledger/doc-set.js';
+import { str } from '../../shared/ledger/str.js';
 
 /**
  * Verifies courier and technician secrets against the argon2id hashes in the bank's
@@ -27,13 +28,13 @@ export class CredentialVerifier {
 
   async courier(courierId: string, secret: string): Promise<boolean> {
     const c = ownEntry(this.config()?.couriers, courierId);
-    return this.check(c && !c.disabled ? c.hash.toString() : undefined, secret);
+    return this.check(c && !c.disabled ? str(c.hash) : undefined, secret);
   }
 
   async technician(technicianId: string, secret: string): Promise<{ role: 'technician' | 'auditor'; name: string } | null> {
     const t = ownEntry(this.config()?.technicians, technicianId);
-    const ok = await this.check(t && !t.disabled ? t.hash.toString() : undefined, secret);
-    return ok && t ? { role: t.role, name: t.name } : null;
+    const ok = await this.check(t && !t.disabled ? str(t.hash) : undefined, secret);
+    return ok && t ? { role: str(t.role), name: str(t.name) } : null;
   }
 
   private async check(hash: string | undefined, secret: string): Promise<boolean> {

@@ -3,6 +3,7 @@ import type { AuditDayDoc } from '../../shared/ledger/audit-log.js';
 import { AUDIT_PREFIX } from '../../shared/ledger/audit-log.js';
 import type { ParcelDoc } from '../../shared/ledger/parcel-doc.js';
 import { PARCEL_PREFIX } from '../../shared/ledger/parcel-ledger.js';
+import { str } from '../../shared/ledger/str.js';
 
 /** One fact a damaged store held that the cloud's copy did not (never a code or a hash). */
 export interface LocalFact {
@@ -29,7 +30,7 @@ export function factsOnlyIn(docId: string, local: A.Doc<unknown>, cloud: A.Doc<u
     const theirs = (cloud as A.Doc<AuditDayDoc> | undefined)?.events ?? {};
     return Object.entries(mine)
       .filter(([id]) => !(id in theirs))
-      .map(([, e]) => ({ docId, fact: `audit:${e.type}`, at: e.at, parcelId: e.parcelId, compartment: e.compartment }));
+      .map(([, e]) => ({ docId, fact: `audit:${str(e.type)}`, at: e.at, parcelId: str(e.parcelId), compartment: e.compartment }));
   }
   const base = cloud ?? A.init();
   const merged = A.merge(A.clone(base), local);

@@ -1,6 +1,7 @@
 import type { Clock, Random } from '../ports.js';
 import { randomId } from '../ports.js';
 import type { DocSet } from './doc-set.js';
+import { istr, str, type Str } from './str.js';
 
 /** One audited event. Never contains a pickup code. */
 export interface AuditEvent {
@@ -15,12 +16,32 @@ export interface AuditEvent {
   detail?: string;
 }
 
+/** `AuditEvent` as stored: its strings as `Str` (DESIGN.md rule 7; older documents hold text). */
+export interface AuditEventRecord {
+  at: number;
+  type: Str;
+  actor: Str;
+  compartment?: number;
+  parcelId?: Str;
+  detail?: Str;
+}
+
 /** One document per bank per UTC day, so old days can be dropped once the cloud has them. */
 export interface AuditDayDoc {
   schema: 1;
+  /** `bankId` and `day` are written by the genesis as text and stay so (see `ParcelDoc.parcelId`). */
   bankId: string;
   day: string;
-  events: Record<string, Omit<AuditEvent, 'id'>>;
+  events: Record<string, AuditEventRecord>;
+}
+
+/** An event as plain values. */
+export function auditEventOf(id: string, e: AuditEventRecord): AuditEvent {
+  const out: AuditEvent = { id, at: e.at, type: str(e.type), actor: str(e.actor) };
+  if (e.compartment !== undefined) out.compartment = e.compartment;
+  if (e.parcelId !== undefined) out.parcelId = str(e.parcelId);
+  if (e.detail !== undefined) out.detail = str(e.detail);
+  return out;
 }
 
 export const AUDIT_PREFIX = 'audit:';
@@ -42,10 +63,12 @@ export class AuditLog {
     const id = auditDocId(this.bankId, day);
     this.docs.create<AuditDayDoc>(id, { schema: 1, bankId: this.bankId, day, events: {} });
     const event: AuditEvent = { id: randomId(this.random, 8), at, ...e };
-    const { id: eventId, ...rest } = event;
-    const clean = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)) as Omit<AuditEvent, 'id'>;
+    const rec: AuditEventRecord = { at, type: istr(e.type), actor: istr(e.actor) };
+    if (e.compartment !== undefined) rec.compartment = e.compartment;
+    if (e.parcelId !== undefined) rec.parcelId = istr(e.parcelId);
+    if (e.detail !== undefined) rec.detail = istr(e.detail);
     this.docs.change<AuditDayDoc>(id, e.type, (d) => {
-      d.events[eventId] = clean;
+      d.events[event.id] = rec;
     }, at);
     return event;
   }
@@ -57,7 +80,7 @@ export class AuditLog {
       if (!id.startsWith(`${AUDIT_PREFIX}${this.bankId}:`)) continue;
       const d = this.docs.get<AuditDayDoc>(id)!;
       if (d.day < dayOf(since)) continue;
-      for (const [eid, e] of Object.entries(d.events)) if (e.at >= since) out.push({ id: eid, ...e });
+      for (const [eid, e] of Object.entries(d.events)) if (e.at >= since) out.push(auditEventOf(eid, e));
     }
     return out.sort((a, b) => a.at - b.at || (a.id < b.id ? -1 : 1)).slice(-limit);
   }

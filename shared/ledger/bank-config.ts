@@ -1,5 +1,6 @@
 import * as A from '@automerge/automerge';
 import type { DocSet } from './doc-set.js';
+import { istr, str, type Str } from './str.js';
 
 export const configDocId = (bankId: string): string => `config:${bankId}`;
 
@@ -12,11 +13,12 @@ export type TechnicianRole = 'technician' | 'auditor';
  */
 export interface BankConfigDoc {
   schema: 1;
+  /** Written by the genesis as text and left so (see `ParcelDoc.parcelId`). Other strings are `Str` (DESIGN.md rule 7). */
   bankId: string;
-  couriers: Record<string, { name: string; hash: A.ImmutableString; disabled?: boolean }>;
-  technicians: Record<string, { name: string; role: TechnicianRole; hash: A.ImmutableString; disabled?: boolean }>;
+  couriers: Record<string, { name: Str; hash: Str; disabled?: boolean }>;
+  technicians: Record<string, { name: Str; role: Str<TechnicianRole>; hash: Str; disabled?: boolean }>;
   /** Compartment sizes by number, as installed. */
-  compartments: Record<string, { size: 'S' | 'M' | 'L' }>;
+  compartments: Record<string, { size: Str<'S' | 'M' | 'L'> }>;
   settings: {
     /** Code lifetime after deposit, hours. Default 72. */
     codeTtlHours: number;
@@ -40,10 +42,10 @@ export class BankConfigAuthor {
       });
     }
     const doc = this.docs.get<BankConfigDoc>(id)!;
-    const missing = Object.entries(compartments).filter(([n, c]) => doc.compartments[n]?.size !== c.size);
+    const missing = Object.entries(compartments).filter(([n, c]) => str(doc.compartments[n]?.size) !== c.size);
     if (missing.length) {
       this.docs.change<BankConfigDoc>(id, 'compartments', (d) => {
-        for (const [n, c] of missing) d.compartments[n] = { size: c.size };
+        for (const [n, c] of missing) d.compartments[n] = { size: istr(c.size) };
       });
     }
     return this.docs.get<BankConfigDoc>(id)!;
@@ -51,13 +53,13 @@ export class BankConfigAuthor {
 
   setCourier(bankId: string, courierId: string, name: string, hash: string): void {
     this.docs.change<BankConfigDoc>(configDocId(bankId), 'courier', (d) => {
-      d.couriers[courierId] = { name, hash: new A.ImmutableString(hash) };
+      d.couriers[courierId] = { name: istr(name), hash: istr(hash) };
     });
   }
 
   setTechnician(bankId: string, technicianId: string, name: string, role: TechnicianRole, hash: string): void {
     this.docs.change<BankConfigDoc>(configDocId(bankId), 'technician', (d) => {
-      d.technicians[technicianId] = { name, role, hash: new A.ImmutableString(hash) };
+      d.technicians[technicianId] = { name: istr(name), role: istr(role), hash: istr(hash) };
     });
   }
 }

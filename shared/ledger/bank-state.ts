@@ -1,6 +1,7 @@
 import type { Clock, Random } from '../ports.js';
 import { randomId } from '../ports.js';
 import type { DocSet } from './doc-set.js';
+import { istr, str, type Str } from './str.js';
 
 export const bankStateDocId = (bankId: string): string => `bankstate:${bankId}`;
 
@@ -12,12 +13,13 @@ export const bankStateDocId = (bankId: string): string => `bankstate:${bankId}`;
  */
 export interface BankStateDoc {
   schema: 1;
+  /** Written by the genesis as text and left so (see `ParcelDoc.parcelId`). Other strings are `Str` (DESIGN.md rule 7). */
   bankId: string;
-  faults: Record<string, { compartment: number; at: number; reason: string }>;
+  faults: Record<string, { compartment: number; at: number; reason: Str }>;
   /** Fault id -> when and by whom it was cleared (a confirmed open clears a door's faults). */
-  cleared: Record<string, { at: number; by: string }>;
+  cleared: Record<string, { at: number; by: Str }>;
   /** Service changes; the latest `(at, id)` per compartment wins. */
-  service: Record<string, { compartment: number; inService: boolean; at: number; by: string; reason: string }>;
+  service: Record<string, { compartment: number; inService: boolean; at: number; by: Str; reason: Str }>;
 }
 
 export interface CompartmentCondition {
@@ -51,11 +53,11 @@ export class BankState {
     if (!d) return { faults: [], inService: true };
     const faults = Object.entries(d.faults)
       .filter(([id, f]) => f.compartment === compartment && !d.cleared[id])
-      .map(([id, f]) => ({ id, at: f.at, reason: f.reason }));
+      .map(([id, f]) => ({ id, at: f.at, reason: str(f.reason) }));
     let latest: { inService: boolean; at: number; id: string; reason: string } | undefined;
     for (const [id, s] of Object.entries(d.service)) {
       if (s.compartment !== compartment) continue;
-      if (!latest || s.at > latest.at || (s.at === latest.at && id > latest.id)) latest = { ...s, id };
+      if (!latest || s.at > latest.at || (s.at === latest.at && id > latest.id)) latest = { inService: s.inService, at: s.at, id, reason: str(s.reason) };
     }
     return { faults, inService: latest ? latest.inService : true, serviceReason: latest?.reason };
   }
@@ -74,7 +76,7 @@ export class BankState {
     const id = randomId(this.random, 8);
     const at = this.clock.now();
     this.docs.change<BankStateDoc>(this.id, 'fault', (d) => {
-      d.faults[id] = { compartment, at, reason };
+      d.faults[id] = { compartment, at, reason: istr(reason) };
     }, at);
   }
 
@@ -84,7 +86,7 @@ export class BankState {
     if (open.length === 0) return;
     const at = this.clock.now();
     this.docs.change<BankStateDoc>(this.id, 'clear-faults', (d) => {
-      for (const f of open) d.cleared[f.id] = { at, by };
+      for (const f of open) d.cleared[f.id] = { at, by: istr(by) };
     }, at);
   }
 
@@ -93,7 +95,7 @@ export class BankState {
     const id = randomId(this.random, 8);
     const at = this.clock.now();
     this.docs.change<BankStateDoc>(this.id, 'service', (d) => {
-      d.service[id] = { compartment, inService, at, by, reason };
+      d.service[id] = { compartment, inService, at, by: istr(by), reason: istr(reason) };
     }, at);
   }
 }
