@@ -155,8 +155,11 @@ export class DocSet {
     }
     const before = A.getHeads(entry.doc);
     const doc = A.loadIncremental(entry.doc, concat(chunks));
-    if (sameHeads(A.getHeads(doc), before)) return undefined;
+    // loadIncremental marks the version it was given as outdated even when nothing was new
+    // (this node had already merged the chunk, e.g. from its hub): keep the new one, or the
+    // next change() to the document throws.
     entry.doc = doc;
+    if (sameHeads(A.getHeads(doc), before)) return undefined;
     entry.savedHeads = A.getHeads(doc);
     entry.chunks = chunks.length;
     entry.bytes = bytes;

@@ -200,6 +200,25 @@ describe('DocSet', () => {
     expect(new DocSet(new MemoryDocStorage(storage.backing), ACTOR_B).get<Counter>('c')!.n).toBe(3);
   });
 
+  it('refresh: merges what another writer of the storage added; with nothing new the document stays writable', () => {
+    const storage = new MemoryDocStorage();
+    const a = new DocSet(storage, ACTOR_A);
+    a.create<Counter>('c', { n: 0, tags: {} });
+    const b = new DocSet(storage, ACTOR_B);
+    b.change<Counter>('c', 'tag b', (d) => {
+      d.tags.b = true;
+    });
+    expect(a.refresh<Counter>('c')?.tags).toEqual({ b: true });
+    // The same chunks again (a second notification of one write): nothing new...
+    expect(a.refresh<Counter>('c')).toBeUndefined();
+    // ...and the document can still be changed (loadIncremental outdated the old version).
+    a.change<Counter>('c', 'tag a', (d) => {
+      d.tags.a = true;
+    });
+    expect(a.get<Counter>('c')!.tags).toEqual({ a: true, b: true });
+    expect(a.refresh<Counter>('c')).toBeUndefined();
+  });
+
   it('concat joins chunks in order', () => {
     expect([...concat([new Uint8Array([1]), new Uint8Array([2, 3]), new Uint8Array([])])]).toEqual([1, 2, 3]);
   });
