@@ -65,6 +65,8 @@ export const cloudConfigSchema = z.object({
   deadAfterMs: z.coerce.number().int().min(500).default(4000),
 });
 export type CloudConfig = z.infer<typeof cloudConfigSchema>;
+/** What `startCloud` takes: the cluster settings may be left out (one node). */
+export type CloudConfigInput = Omit<CloudConfig, 'nodeId' | 'nodes' | 'deadAfterMs'> & Partial<Pick<CloudConfig, 'nodeId' | 'nodes' | 'deadAfterMs'>>;
 
 export function loadCloudConfig(env: NodeJS.ProcessEnv = process.env): CloudConfig {
   const r = cloudConfigSchema.superRefine((c, ctx) => {
@@ -163,7 +165,7 @@ export interface RunningCloud {
 const cryptoRandom: Random = { bytes: (n) => globalThis.crypto.getRandomValues(new Uint8Array(n)) };
 
 /** Open the store, create keys once, seed the demo if asked, listen, and attach sync. */
-export async function startCloud(given: CloudConfig, ext: CloudExtensions = {}): Promise<RunningCloud> {
+export async function startCloud(given: CloudConfigInput, ext: CloudExtensions = {}): Promise<RunningCloud> {
   // Callers that build a config by hand (tests) get the one-node defaults for what they leave out.
   const config: CloudConfig = { ...given, nodes: given.nodes ?? [], nodeId: given.nodeId ?? 'local', deadAfterMs: given.deadAfterMs ?? 4000 };
   const clock = ext.clock ?? systemClock;

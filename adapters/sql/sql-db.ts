@@ -63,3 +63,15 @@ export function addColumnIfMissing(db: SqlDb, table: string, column: string, typ
   const has = (db.prepare(`SELECT name FROM pragma_table_info('${table}')`).all() as { name: string }[]).some((c) => c.name === column);
   return has ? '' : `ALTER TABLE ${table} ADD COLUMN ${column} ${type};`;
 }
+
+/**
+ * Run schema migrations. On PostgreSQL under a transaction-scoped advisory lock: several cloud
+ * nodes starting at once would otherwise race in `CREATE TABLE IF NOT EXISTS` (which is not
+ * atomic there) and fail with a unique violation on the catalog.
+ */
+export function migrate(db: SqlDb, fn: () => void): void {
+  inTransaction(db, () => {
+    if (dialectOf(db) === 'postgres') db.prepare('SELECT pg_advisory_xact_lock(4242001)').get();
+    fn();
+  });
+}

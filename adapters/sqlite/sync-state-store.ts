@@ -1,4 +1,4 @@
-import type { SqlDb } from '../sql/sql-db.js';
+import { migrate, type SqlDb } from '../sql/sql-db.js';
 import type { SyncStateStore } from '../../shared/sync/sync-state-store.js';
 
 /**
@@ -11,7 +11,7 @@ export class SqliteSyncStateStore implements SyncStateStore {
   private readonly stmts;
 
   constructor(readonly db: SqlDb) {
-    SqliteSyncStateStore.migrate(db);
+    migrate(db, () => SqliteSyncStateStore.migrate(db));
     this.stmts = {
       get: db.prepare('SELECT state FROM sync_states WHERE peer = ? AND doc_id = ?'),
       all: db.prepare('SELECT doc_id, state FROM sync_states WHERE peer = ?'),

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { SqlDb } from '../../adapters/sql/sql-db.js';
+import { migrate, type SqlDb } from '../../adapters/sql/sql-db.js';
 import type { Timers } from '../../shared/sync/sync-peer.js';
 import { realTimers } from '../../shared/sync/sync-peer.js';
 
@@ -48,7 +48,7 @@ export class Cluster {
   constructor(private readonly opts: ClusterOptions) {
     this.byId = new Map(opts.nodes.map((n) => [n.id, n]));
     if (!this.byId.has(opts.self)) throw new Error(`cluster: this node (${opts.self}) is not in the node list (${[...this.byId.keys()].join(', ')})`);
-    Cluster.migrate(opts.db);
+    migrate(opts.db, () => Cluster.migrate(opts.db));
     const nowMs = '(EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::bigint';
     this.stmts = {
       beat: opts.db.prepare(`INSERT INTO cloud_nodes (node, url, seen_at) VALUES (?, ?, ${nowMs})

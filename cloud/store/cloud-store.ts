@@ -2,7 +2,7 @@ import { BankDocStorage } from '../../adapters/sqlite/bank-doc-storage.js';
 import { openDatabase } from '../../adapters/sqlite/sqlite-doc-storage.js';
 import { SqliteSyncStateStore } from '../../adapters/sqlite/sync-state-store.js';
 import { PgSyncDb } from '../../adapters/postgres/pg-sync-db.js';
-import { dialectOf, type SqlDb } from '../../adapters/sql/sql-db.js';
+import { migrate, type SqlDb } from '../../adapters/sql/sql-db.js';
 import { BankDirectory } from './bank-directory.js';
 import { CredentialStore, type CredentialStoreOptions } from './credential-store.js';
 import { KeyStore } from './key-store.js';
@@ -52,16 +52,14 @@ export function openCloudStore(location: string, opts: CloudStoreOptions = {}): 
     ? new PgSyncDb(withApplicationName(location, node), { listen: [DOC_CHANNEL] })
     : openDatabase(location, { synchronous: 'FULL' });
   try {
-    db.transaction(() => {
-      // Several nodes may start at once against an empty PostgreSQL: one migrates at a time.
-      if (dialectOf(db) === 'postgres') db.prepare('SELECT pg_advisory_xact_lock(4242001)').get();
+    migrate(db, () => {
       BankDocStorage.migrate(db);
       CredentialStore.migrate(db);
       KeyStore.migrate(db);
       ParcelRegistry.migrate(db);
       BankDirectory.migrate(db);
       SqliteSyncStateStore.migrate(db);
-    }).immediate();
+    });
   } catch (err) {
     db.close();
     throw err;

@@ -1,4 +1,4 @@
-import type { SqlDb } from '../../../adapters/sql/sql-db.js';
+import { migrate, type SqlDb } from '../../../adapters/sql/sql-db.js';
 
 /** A contact change as support and the diagnosis see it: masked values only. */
 export interface ContactChangeRecord {
@@ -33,7 +33,7 @@ export class NotifyRecords {
   private readonly stmts;
 
   constructor(readonly db: SqlDb) {
-    NotifyRecords.migrate(db);
+    migrate(db, () => NotifyRecords.migrate(db));
     this.stmts = {
       change: db.prepare('INSERT INTO notify_contact_changes (parcel_id, at, actor, fields, before, after) VALUES (?, ?, ?, ?, ?, ?)'),
       changes: db.prepare('SELECT parcel_id, at, actor, fields, before, after FROM notify_contact_changes WHERE parcel_id = ? ORDER BY at, seq'),

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Context, Hono, MiddlewareHandler } from 'hono';
 import type { Argon2Params } from '../../../shared/codes/hasher.js';
+import { dialectOf } from '../../../adapters/sql/sql-db.js';
 import { liveCode } from '../../../shared/ledger/parcel-doc.js';
 import { str } from '../../../shared/ledger/str.js';
 import type { Clock, Random } from '../../../shared/ports.js';
@@ -213,6 +214,7 @@ export class NotifySystem {
       this.channels.set('push', withHealthTracking(new PushWebhookChannel({ url: config.pushUrl!, secret: config.pushSecret!, clock }), this.health));
     }
     const rt = this.deps.runtime ?? {};
+    const multiWriter = dialectOf(this.deps.store.db) === 'postgres';
     this.worker = new OutboxWorker({
       store: this.outboxStore,
       outbox: this.outbox,
@@ -222,6 +224,9 @@ export class NotifySystem {
       random,
       timers: rt.timers,
       isLive: (row) => {
+        // Several nodes on one database: the row may be claimed by a node other than the one
+        // that received the hub's change; read the document as stored, not a cached copy.
+        if (multiWriter) replicas.refresh(row.bankId, `parcel:${row.parcelId}`);
         const doc = replicas.get(row.bankId).ledger.doc(row.parcelId);
         return !!doc && str(liveCode(doc, clock.now())?.codeId) === row.codeId;
       },

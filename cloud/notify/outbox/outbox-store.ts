@@ -1,4 +1,4 @@
-import { addColumnIfMissing, dialectOf, inTransaction, type SqlDb, type SqlStatement } from '../../../adapters/sql/sql-db.js';
+import { addColumnIfMissing, dialectOf, inTransaction, migrate, type SqlDb, type SqlStatement } from '../../../adapters/sql/sql-db.js';
 import type { ChannelName } from '../channels/channel.js';
 
 /**
@@ -129,7 +129,7 @@ export class OutboxStore {
     readonly db: SqlDb,
     readonly node = 'local',
   ) {
-    OutboxStore.migrate(db);
+    migrate(db, () => OutboxStore.migrate(db));
     const pg = dialectOf(db) === 'postgres';
     this.stmts = {
       insert: db.prepare(`INSERT INTO notify_outbox (${COLUMNS}, dedupe_key) VALUES (@id, @kind, @parcelId, @bankId, @codeId,
