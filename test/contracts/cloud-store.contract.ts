@@ -6,6 +6,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { BankDocStorage } from '../../adapters/sqlite/bank-doc-storage.js';
+import { NotifyRecords } from '../../cloud/notify/outbox/notify-records.js';
 import { OutboxStore, type OutboxRow } from '../../cloud/notify/outbox/outbox-store.js';
 import type { CloudStore } from '../../cloud/store/cloud-store.js';
 import { DocSet } from '../../shared/ledger/doc-set.js';
@@ -172,6 +173,21 @@ export function cloudStoreContract(name: string, open: () => OpenedCloudStore): 
       // A node's own claims come back to it after its restart.
       expect(a.claimDue(6000, 10).map((r) => r.id).sort()).toEqual(['r2', 'r3']);
       expect(new OutboxStore(o.reopen().db, 'node-a').unclaimAll(7000)).toBe(2);
+    });
+
+    it('a deferred issuance is claimed by one node at a time; a dead node’s claim expires', () => {
+      const o = fresh();
+      const a = new NotifyRecords(o.store.db, 'node-a');
+      const b = new NotifyRecords(o.store.db, 'node-b');
+      a.defer({ parcelId: 'p1', bankId: 'bank-1', dueAt: 1000, reason: 'contact changed', actor: 'support', createdAt: 500 });
+      expect(b.dueDeferred(1000).map((d) => d.parcelId)).toEqual(['p1']);
+      expect(a.claimDeferred('p1', 1000)).toBe(true);
+      expect(b.claimDeferred('p1', 1500)).toBe(false);
+      expect(a.claimDeferred('p1', 1600)).toBe(true); // its own claim, again (a retry)
+      expect(b.claimDeferred('p1', 1600 + 60_000)).toBe(true); // node-a went quiet for a lease
+      b.completeDeferred('p1', 70_000, 'c9');
+      expect(a.claimDeferred('p1', 200_000)).toBe(false);
+      expect(a.deferred('p1')).toMatchObject({ doneAt: 70_000, codeId: 'c9' });
     });
 
     it('another node on the same database sees every committed row', async () => {

@@ -30,6 +30,7 @@ export class DeferredIssuer {
     const { records, issuer, clock } = this.deps;
     let n = 0;
     for (const d of records.dueDeferred(clock.now())) {
+      if (!records.claimDeferred(d.parcelId, clock.now())) continue; // another cloud node is on it
       try {
         await issuer.issue({
           bankId: d.bankId,

@@ -1,4 +1,4 @@
-import { migrate, type SqlDb } from '../../../adapters/sql/sql-db.js';
+import { addColumnIfMissing, migrate, type SqlDb } from '../../../adapters/sql/sql-db.js';
 
 /** A contact change as support and the diagnosis see it: masked values only. */
 export interface ContactChangeRecord {
@@ -32,7 +32,11 @@ export interface DeferredIssuance {
 export class NotifyRecords {
   private readonly stmts;
 
-  constructor(readonly db: SqlDb) {
+  /** @param node this cloud node's name (several nodes claim deferred issuances, see `claimDeferred`). */
+  constructor(
+    readonly db: SqlDb,
+    readonly node = 'local',
+  ) {
     migrate(db, () => NotifyRecords.migrate(db));
     this.stmts = {
       change: db.prepare('INSERT INTO notify_contact_changes (parcel_id, at, actor, fields, before, after) VALUES (?, ?, ?, ?, ?, ?)'),
@@ -40,7 +44,9 @@ export class NotifyRecords {
       defer: db.prepare(`INSERT INTO notify_deferred_issuance (parcel_id, bank_id, due_at, reason, actor, created_at, done_at, code_id)
         VALUES (@parcelId, @bankId, @dueAt, @reason, @actor, @createdAt, NULL, NULL)
         ON CONFLICT (parcel_id) DO UPDATE SET bank_id = excluded.bank_id, due_at = excluded.due_at, reason = excluded.reason,
-          actor = excluded.actor, created_at = excluded.created_at, done_at = NULL, code_id = NULL`),
+          actor = excluded.actor, created_at = excluded.created_at, done_at = NULL, code_id = NULL, claimed_by = NULL, claimed_at = NULL`),
+      claimDeferred: db.prepare(`UPDATE notify_deferred_issuance SET claimed_by = @node, claimed_at = @now
+        WHERE parcel_id = @parcelId AND done_at IS NULL AND (claimed_at IS NULL OR claimed_by = @node OR claimed_at <= @before)`),
       deferred: db.prepare('SELECT * FROM notify_deferred_issuance WHERE parcel_id = ?'),
       dueDeferred: db.prepare('SELECT * FROM notify_deferred_issuance WHERE done_at IS NULL AND due_at <= ? ORDER BY due_at LIMIT ?'),
       doneDeferred: db.prepare('UPDATE notify_deferred_issuance SET done_at = ?, code_id = ? WHERE parcel_id = ? AND done_at IS NULL'),
@@ -68,8 +74,12 @@ export class NotifyRecords {
       actor TEXT NOT NULL,
       created_at INTEGER NOT NULL,
       done_at INTEGER,
-      code_id TEXT
+      code_id TEXT,
+      claimed_by TEXT,
+      claimed_at INTEGER
     );
+    ${addColumnIfMissing(db, 'notify_deferred_issuance', 'claimed_by', 'TEXT')}
+    ${addColumnIfMissing(db, 'notify_deferred_issuance', 'claimed_at', 'INTEGER')}
     CREATE TABLE IF NOT EXISTS notify_resends (
       seq INTEGER PRIMARY KEY AUTOINCREMENT,
       parcel_id TEXT NOT NULL,
@@ -108,6 +118,15 @@ export class NotifyRecords {
 
   dueDeferred(now: number, limit = 50): DeferredIssuance[] {
     return (this.stmts.dueDeferred.all(now, limit) as Record<string, unknown>[]).map(toDeferred);
+  }
+
+  /**
+   * Take the parcel's due issuance for this node: false when another node holds it (claimed less
+   * than `leaseMs` ago) or it is done. Several cloud nodes run the same chore; without this
+   * claim two of them could issue two codes — and send two messages — for one contact change.
+   */
+  claimDeferred(parcelId: string, now: number, leaseMs = 60_000): boolean {
+    return this.stmts.claimDeferred.run({ parcelId, node: this.node, now, before: now - leaseMs }).changes === 1;
   }
 
   /** Mark the parcel's pending deferred issuance done (with the code it produced, if any). */

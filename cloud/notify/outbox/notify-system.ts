@@ -109,7 +109,7 @@ export class NotifySystem {
     this.smsSecret = config.smsWebhookSecret ?? (this.channelNames.has('sms') ? randomBytes(24).toString('base64url') : undefined);
     const wake = () => this.worker?.wake();
     this.outboxStore = new OutboxStore(store.db, store.node);
-    this.records = new NotifyRecords(store.db);
+    this.records = new NotifyRecords(store.db, store.node);
     this.health = new ChannelHealthTracker({ clock });
     this.outbox = new Outbox({ store: this.outboxStore, contacts: store.parcels, clock, random, channels: () => this.channelNames, maxAttempts: config.maxAttempts, onQueued: wake });
     const log = deps.log;
