@@ -4,6 +4,12 @@ import { z } from 'zod';
 import { bankIdSchema } from '../shared/ids.js';
 
 /** Provisioning written by the cloud for one bank (`data/provision/<bankId>.json`). */
+/** One cloud URL, or every node's, comma-separated. */
+const cloudUrls = z
+  .string()
+  .max(2000)
+  .refine((v) => v.split(',').every((u) => /^https?:\/\//.test(u.trim()) && URL.canParse(u.trim())), 'an http(s) URL, or several separated by commas');
+
 export const provisionSchema = z.object({
   bankId: z.string(),
   /** The bank's pepper, base64. */
@@ -11,7 +17,7 @@ export const provisionSchema = z.object({
   deviceSecret: z.string().min(8),
   cloudSealPublicKey: z.string().min(20),
   cloudSigningPublicKey: z.string().min(20),
-  cloudUrl: z.string().url().optional(),
+  cloudUrl: cloudUrls.optional(),
   mqttUrl: z.string().optional(),
 });
 export type Provision = z.infer<typeof provisionSchema>;
@@ -28,8 +34,11 @@ export const hubConfigSchema = z.object({
   dataDir: z.string().default('./data'),
   /** Bank model (pin map) of the simulated board. Default cubby-24 for bank-1, cubby-12 otherwise. */
   model: z.enum(['cubby-24', 'cubby-12', 'cubby-4']),
-  /** The cloud's HTTP base URL (sync connects to its `/v1/sync`). Absent: standalone. */
-  cloudUrl: z.string().url().optional(),
+  /**
+   * The cloud's HTTP base URL (sync connects to its `/v1/sync`); several cloud nodes: all of
+   * them, comma-separated (README "Running at scale"). Absent: standalone.
+   */
+  cloudUrl: cloudUrls.optional(),
   /** MQTT broker URL. Default: the cloud's embedded broker when a cloud is configured. */
   mqttUrl: z.string().optional(),
   /** Doors of the simulated board close on their own after this many ms (demo people). */
