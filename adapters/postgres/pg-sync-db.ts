@@ -42,7 +42,9 @@ export class PgSyncDb implements SqlDb {
   readonly dialect = 'postgres' as const;
   private readonly worker: Worker;
   private readonly port: MessagePort;
+  /** The number of the last call the worker answered (see `call`). */
   private readonly signal = new Int32Array(new SharedArrayBuffer(4));
+  private seq = 0;
   private readonly compiled = new Map<string, Compiled>();
   private readonly listeners = new Set<(channel: string, payload: string) => void>();
   private readonly timeoutMs: number;
@@ -148,17 +150,38 @@ export class PgSyncDb implements SqlDb {
     return r;
   }
 
+  /**
+   * One call, numbered: the worker posts the answer with the call's number, then stores that
+   * number in `signal` and notifies. This thread sleeps until `signal` holds ITS number — a
+   * wake-up for anything else (the notify of the previous answer arriving late, after this
+   * thread had already seen that answer and posted the next call) is slept through. Waiting for
+   * "non-zero" instead returned such a call without its answer, and the answer was then read
+   * by the next call: every result after it belonged to another query.
+   */
   private call(msg: object, timeoutMs = this.timeoutMs): unknown {
     if (this.closed) throw new PgError('the database connection is closed');
-    Atomics.store(this.signal, 0, 0);
-    this.port.postMessage(msg);
-    if (Atomics.wait(this.signal, 0, 0, timeoutMs) === 'timed-out') {
+    const id = (this.seq = (this.seq % 0x7fffffff) + 1);
+    this.port.postMessage({ ...msg, id });
+    const deadline = performance.now() + timeoutMs;
+    for (let seen = Atomics.load(this.signal, 0); seen !== id; seen = Atomics.load(this.signal, 0)) {
+      const left = deadline - performance.now();
+      if (left <= 0 || Atomics.wait(this.signal, 0, seen, left) === 'timed-out') {
+        if (Atomics.load(this.signal, 0) === id) break;
+        this.closed = true;
+        void this.worker.terminate();
+        throw new PgError(`PostgreSQL did not answer within ${timeoutMs} ms`);
+      }
+    }
+    // The answer was posted before its number was stored: it is on the port. Older answers
+    // (none, unless a call was abandoned) are dropped.
+    let m: { id: number; result?: unknown; error?: { message: string; code?: string; detail?: string } } | undefined;
+    do m = receiveMessageOnPort(this.port)?.message as typeof m;
+    while (m && m.id !== id);
+    if (!m) {
       this.closed = true;
       void this.worker.terminate();
-      throw new PgError(`PostgreSQL did not answer within ${timeoutMs} ms`);
+      throw new PgError('no answer from the PostgreSQL worker');
     }
-    const m = receiveMessageOnPort(this.port)?.message as { result?: unknown; error?: { message: string; code?: string; detail?: string } } | undefined;
-    if (!m) throw new PgError('no answer from the PostgreSQL worker');
     if (m.error) throw new PgError(m.error.detail ? `${m.error.message} (${m.error.detail})` : m.error.message, m.error.code);
     return m.result;
   }

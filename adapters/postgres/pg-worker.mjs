@@ -1,8 +1,9 @@
 // The thread behind PgSyncDb (pg-sync-db.ts): owns one `pg` connection and answers the main
 // thread's calls one at a time. Plain JavaScript so it runs in a worker under any loader.
 //
-// Protocol: the main thread posts { op, ... } on `port` and sleeps on `signal[0]` with
-// Atomics.wait; this thread posts the answer on `port`, then sets signal[0] = 1 and notifies.
+// Protocol: the main thread posts { id, op, ... } on `port` and sleeps on `signal[0]` with
+// Atomics.wait until it holds `id`; this thread posts the answer { id, ... } on `port`, then
+// sets signal[0] = id and notifies.
 // LISTEN notifications go to the main thread's event loop through `parentPort`.
 import { parentPort, workerData } from 'node:worker_threads';
 import pg from 'pg';
@@ -57,13 +58,13 @@ async function handle(msg) {
 
 port.on('message', (msg) => {
   handle(msg).then(
-    (result) => answer({ result }),
-    (err) => answer({ error: { message: err?.message ?? String(err), code: err?.code, detail: err?.detail } }),
+    (result) => answer(msg.id, { result }),
+    (err) => answer(msg.id, { error: { message: err?.message ?? String(err), code: err?.code, detail: err?.detail } }),
   );
 });
 
-function answer(m) {
-  port.postMessage(m);
-  Atomics.store(signal, 0, 1);
+function answer(id, m) {
+  port.postMessage({ id, ...m });
+  Atomics.store(signal, 0, id);
   Atomics.notify(signal, 0);
 }
