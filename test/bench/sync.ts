@@ -1,32 +1,47 @@
 /**
- * `npm run bench -- sync [--events=5000] [--seed=1]`: a hub offline for 72 simulated hours
- * while `events` ledger events happen on both sides (cloud: announcements, support revokes;
- * hub: deposits with issuance, pickups, revokes), then it reconnects through the real sync
- * path — WebSocket on 127.0.0.1, authenticated handshake (production argon2 parameters; the
- * cloud caches a verified device secret, so the reconnect, like a real reconnect to the same
- * cloud process, does not run argon2 again), SQLite stores with synchronous=FULL at both
- * ends — and we time until both sides are quiet with identical heads. Bytes are counted on the TCP connection (HTTP upgrade, WebSocket
- * framing and all). The same events then run through the baseline (baseline-sync.ts).
+ * `npm run bench -- sync [--events=5000] [--seed=1] [--profile=<file>] [--hub-flags=<a,b>]`:
+ * a hub offline for 72 simulated hours while `events` ledger events happen on both sides
+ * (cloud: announcements, support revokes; hub: deposits with issuance, pickups, revokes), then
+ * it reconnects through the real sync path — WebSocket on 127.0.0.1, authenticated handshake
+ * (production argon2 parameters; the cloud caches a verified device secret, so the reconnect,
+ * like a real reconnect to the same cloud process, does not run argon2 again), SQLite stores
+ * with synchronous=FULL at both ends — and we time until both sides are quiet with identical
+ * heads. Bytes are counted on the cloud's TCP connections (HTTP upgrade, WebSocket framing and
+ * all). The same events then run through the baseline (baseline-sync.ts).
+ *
+ * **Two processes.** The cloud (this process) and the hub (`_sync-hub.ts`, a child process)
+ * are two machines in production, so they run in two processes here and their work overlaps
+ * as it would. The hub process lives for the whole scenario — its events before the outage,
+ * the first sync, its 72 h of offline events — with its own SQLite file, `DocSet`, ledger and
+ * `SyncClient`, as the hub did when both ran in this process; only the plan (derived from the
+ * seed) and commands cross the IPC channel, never documents during the timed run. The clock
+ * starts when this process tells the hub to reconnect and stops when the hub reports itself
+ * in sync (after its last frame was answered) AND this side's session is settled; the heads
+ * of every document on both sides are compared afterwards. Earlier versions ran both ends on
+ * one thread, so `resync_ms` was the sum of both sides' work; the baseline is by definition
+ * one in-process exchange (one thread, no transport), and stays so.
  *
  * `floor_ms` is the bare Automerge work any one-document-per-parcel design has to do for the
- * same resync, measured in the same run: encode each side's changes since the shared heads
- * (`saveSince`, the cheapest encoder) and apply them to the other side's version (the
- * cheapest apply that leaves a readable document, `applyChunk`), in memory — no transport,
- * storage, authorization or bookkeeping. It is measured on copies taken before the resync, after
- * it, so it does not warm anything up for the timed run.
- * `--profile=<file>` writes a CPU profile of the resync.
+ * same resync, measured in the same run on ONE thread (both sides' work added up, as the
+ * baseline is): encode each side's changes since the shared heads (`saveSince`, the cheapest
+ * encoder) and apply them to the other side's version (the cheapest apply that leaves a
+ * readable document, `applyChunk`), in memory — no transport, storage, authorization or
+ * bookkeeping. It is measured on copies taken before the resync, after it, so it does not warm
+ * anything up for the timed run.
+ * `--profile=<file>` writes CPU profiles of the resync: this process's to `<file>`, the hub's
+ * to `<file>` with `.hub.cpuprofile`. `--hub-flags=` passes Node/V8 flags to the hub process.
  */
 import * as A from '@automerge/automerge';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { rmSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
 import type { Server } from 'node:http';
-import { createServer, connect, type AddressInfo, type Socket } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { serve } from '@hono/node-server';
-import { openDatabase, SqliteDocStorage } from '../../adapters/sqlite/sqlite-doc-storage.js';
-import { SqliteSyncStateStore } from '../../adapters/sqlite/sync-state-store.js';
 import { createCloudApp } from '../../cloud/app.js';
 import { BankAdmin } from '../../cloud/bank-admin.js';
 import { BankReplicas } from '../../cloud/bank-replicas.js';
@@ -34,16 +49,17 @@ import { layoutOf } from '../../cloud/demo-seed.js';
 import { generateCloudKeys } from '../../cloud/keys.js';
 import { openCloudStore } from '../../cloud/store/cloud-store.js';
 import { SyncServer } from '../../cloud/sync/sync-server.js';
-import { SyncClient } from '../../edge/sync/sync-client.js';
 import { TEST_ARGON2 } from '../../shared/codes/hasher.js';
-import { DocSet, sameHeads } from '../../shared/ledger/doc-set.js';
-import { ParcelLedger, parcelDocId } from '../../shared/ledger/parcel-ledger.js';
-import { ManualClock, randomId, SeededRandom } from '../../shared/ports.js';
+import { sameHeads } from '../../shared/ledger/doc-set.js';
+import type { ParcelDoc } from '../../shared/ledger/parcel-doc.js';
+import { parcelDocId } from '../../shared/ledger/parcel-ledger.js';
+import { ManualClock, SeededRandom } from '../../shared/ports.js';
 import { applyChunk } from '../../shared/sync/apply-chunk.js';
 import { reserveAutomergeHeap } from '../../shared/sync/automerge-heap.js';
-import { ObservedDocStorage } from '../../shared/sync/change-feed.js';
+import type { HubDocCopy, HubInit } from './_sync-hub.js';
 import { planSyncEvents, runBaseline, type PlanEvent } from './baseline-sync.js';
 
+const here = dirname(fileURLToPath(import.meta.url));
 const log = (msg: string) => process.stderr.write(`${msg}\n`);
 const arg = (args: string[], name: string, dflt: number) => Number(args.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? dflt);
 
@@ -57,32 +73,58 @@ async function startProfiler() {
   return { stop: async () => ((await post('Profiler.stop')) as { profile: unknown }).profile };
 }
 
-/** Counts every byte through it, both ways. */
-async function countingProxy(targetPort: number) {
-  let bytes = 0;
+/**
+ * Counts every byte of the server's TCP connections, both ways (HTTP upgrade, WebSocket
+ * framing and all), from the kernel's counters — no proxy in between: a proxy in this process
+ * would hold the cloud's bytes to the hub until the cloud's event loop is free.
+ */
+function countingServer(server: Server) {
   const sockets = new Set<Socket>();
-  const server = createServer((client) => {
-    const up = connect(targetPort, '127.0.0.1');
-    for (const s of [client, up]) {
-      sockets.add(s);
-      s.on('error', () => {}).on('close', () => sockets.delete(s));
-    }
-    client.on('data', (d) => (bytes += d.length)).pipe(up);
-    up.on('data', (d) => (bytes += d.length)).pipe(client);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const baseline = new Map<Socket, number>();
+  const total = (s: Socket) => s.bytesRead + s.bytesWritten;
+  server.on('connection', (s: Socket) => sockets.add(s));
   return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    bytes: () => bytes,
-    reset: () => (bytes = 0),
-    close: () => new Promise<void>((r) => (sockets.forEach((s) => s.destroy()), server.close(() => r()))),
+    bytes: () => [...sockets].reduce((n, s) => n + total(s) - (baseline.get(s) ?? 0), 0),
+    reset: () => sockets.forEach((s) => (s.destroyed ? sockets.delete(s) : baseline.set(s, total(s)))),
   };
+}
+
+/** The hub's process (`_sync-hub.ts`): one request at a time over IPC. */
+function spawnHub(nodeFlags: string[]) {
+  const proc = spawn(process.execPath, [...nodeFlags, '--import', 'tsx', join(here, '_sync-hub.ts')], {
+    cwd: join(here, '..', '..'),
+    stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
+    serialization: 'advanced',
+  });
+  proc.stdout!.on('data', (b: Buffer) => process.stderr.write(b));
+  let exited: string | undefined;
+  const pending = new Set<(m: { cmd: string; error?: string }) => void>();
+  proc.on('message', (m: { cmd: string; error?: string }) => pending.forEach((p) => p(m)));
+  proc.once('exit', (code, signal) => {
+    exited = `the hub process exited (${code ?? signal})`;
+    pending.forEach((p) => p({ cmd: '', error: exited }));
+  });
+  const ask = <T = Record<string, unknown>>(cmd: string, payload: object = {}) =>
+    new Promise<T>((resolve, reject) => {
+      if (exited) return reject(new Error(exited));
+      const p = (m: { cmd: string; error?: string }) => {
+        if (m.cmd !== cmd && !(m.error && m.cmd === '')) return;
+        pending.delete(p);
+        if (m.error) reject(new Error(`hub ${cmd}: ${m.error}`));
+        else resolve(m as T);
+      };
+      pending.add(p);
+      proc.send({ cmd, ...payload });
+    });
+  const exit = () => new Promise<void>((r) => (exited ? r() : proc.once('exit', () => r())));
+  return { proc, ask, exit };
 }
 
 export async function run(args: string[]): Promise<object> {
   const events = arg(args, 'events', 5000);
   const seed = arg(args, 'seed', 1);
   const profileFile = args.find((a) => a.startsWith('--profile='))?.slice('--profile='.length);
+  const hubFlags = (args.find((a) => a.startsWith('--hub-flags='))?.slice('--hub-flags='.length) ?? '').split(',').filter(Boolean);
   reserveAutomergeHeap(256);
   const plan = planSyncEvents({ events, seed });
   const files: string[] = [];
@@ -93,7 +135,8 @@ export async function run(args: string[]): Promise<object> {
   };
 
   // ---- cloud: store, replicas, HTTP server with the sync endpoint ----------------------
-  const clock = new ManualClock(Date.UTC(2026, 0, 5, 8));
+  const start = Date.UTC(2026, 0, 5, 8);
+  const clock = new ManualClock(start);
   const random = new SeededRandom(seed);
   const store = openCloudStore(tmp('cloud'), { hashParams: TEST_ARGON2 });
   const replicas = new BankReplicas({ db: store.db, clock, random });
@@ -107,145 +150,137 @@ export async function run(args: string[]): Promise<object> {
     const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s as Server)) as Server;
   });
   sync.attach(server);
-  const proxy = await countingProxy((server.address() as AddressInfo).port);
+  const wire = countingServer(server);
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const cloud = replicas.get('bank-1');
 
-  // ---- hub: one SQLite file for documents and sync states -------------------------------
-  const hubDb = openDatabase(tmp('hub'), { synchronous: 'FULL' });
-  const hubStorage = new ObservedDocStorage(new SqliteDocStorage(hubDb));
-  const hubDocs = new DocSet(hubStorage, randomId(random, 16));
-  const hub = new ParcelLedger({ bankId: 'bank-1', docs: hubDocs, clock, random });
-  const client = new SyncClient({
-    url: proxy.url,
-    bankId: 'bank-1',
-    secret: 'bench-device-secret',
-    docs: hubDocs,
-    states: new SqliteSyncStateStore(hubDb),
-    ledger: hub,
-    feed: hubStorage,
-    clock,
-    random,
-    backoff: { initialMs: 50, maxMs: 500 },
-  });
+  // ---- hub: its own process, one SQLite file for documents and sync states ---------------
+  const hub = spawnHub(hubFlags);
+  try {
+    await hub.ask('init', { init: { file: tmp('hub'), url, bankId: 'bank-1', secret: 'bench-device-secret', events, seed, start } satisfies HubInit });
 
-  const codeOf = new Map<string, string>();
-  const apply = (e: PlanEvent) => {
-    if (e.kind === 'announce') {
-      cloud.docs.transaction(() => {
-        store.parcels.announce(e.parcelId, 'bank-1', 'demo-carrier', clock.now());
-        cloud.ledger.announce(e.parcelId, { carrier: 'demo-carrier', trackingNumber: e.trackingNumber, size: e.size });
-      });
-    } else if (e.kind === 'deposit') {
-      codeOf.set(e.parcelId, hub.depositAndIssue(e.parcelId, { depositId: e.depositId, compartment: e.compartment, courierId: 'courier-1', size: 'S' }, { selector: e.selector, hash: e.hash, issuer: 'hub' }));
-    } else if (e.kind === 'use') {
-      hub.markUsed(e.parcelId, codeOf.get(e.parcelId)!, e.attemptId, e.compartment);
-    } else {
-      (e.side === 'hub' ? hub : cloud.ledger).revoke(e.parcelId, e.reason, codeOf.get(e.parcelId));
+    // The cloud's events; the clock steps over every event of both sides, as the hub's does.
+    const codeOf = (parcelId: string) => Object.keys(cloud.docs.get<ParcelDoc>(parcelDocId(parcelId))?.codes ?? {})[0];
+    const play = (list: PlanEvent[], step: number) => {
+      for (const e of list) {
+        clock.advance(step);
+        if (e.side !== 'cloud') continue;
+        if (e.kind === 'announce') {
+          cloud.docs.transaction(() => {
+            store.parcels.announce(e.parcelId, 'bank-1', 'demo-carrier', clock.now());
+            cloud.ledger.announce(e.parcelId, { carrier: 'demo-carrier', trackingNumber: e.trackingNumber, size: e.size });
+          });
+        } else if (e.kind === 'revoke') {
+          cloud.ledger.revoke(e.parcelId, e.reason, codeOf(e.parcelId));
+        }
+      }
+    };
+
+    // ---- before the outage: shared history, synced ----------------------------------------
+    play(plan.pre, 1000);
+    await hub.ask('pre');
+    await hub.ask('sync');
+    const headsBefore = new Map<string, A.Heads>();
+    for (const id of cloud.docs.ids()) headsBefore.set(id, A.getHeads(cloud.docs.get(id)!));
+    log(`sync bench: ${plan.pre.length} events before the outage synced; now ${events} events during ${plan.outageMs / 3600_000} h offline`);
+
+    // ---- the outage: both sides at once ------------------------------------------------------
+    const tb = performance.now();
+    const hubOutage = hub.ask<{ ms: number; docs: number; rawChangeBytes: number }>('outage');
+    play(plan.outage, Math.floor(plan.outage.length ? plan.outageMs / plan.outage.length : 0));
+    const hubDone = await hubOutage;
+    log(`sync bench: outage events applied in ${Math.round(performance.now() - tb)} ms (hub ${hubDone.docs} docs, cloud ${cloud.docs.size} docs)`);
+    let rawChangeBytes = hubDone.rawChangeBytes;
+    for (const id of cloud.docs.ids()) for (const ch of A.getChangesSince(cloud.docs.get(id)!, headsBefore.get(id) ?? [])) rawChangeBytes += ch.length;
+
+    // Both sides' versions of every document that changed, for the floor measured later.
+    const { copies } = await hub.ask<{ copies: HubDocCopy[] }>('copies');
+    const hubCopy = new Map(copies.map((c) => [c.id, c]));
+    const floorInput: FloorDoc[] = [];
+    for (const id of new Set([...hubCopy.keys(), ...cloud.docs.ids()])) {
+      const h = hubCopy.get(id);
+      const c = cloud.docs.get(id);
+      const since = h?.before ?? headsBefore.get(id) ?? [];
+      if ((h && !sameHeads(h.heads, since)) || (c && !sameHeads(A.getHeads(c), since))) floorInput.push({ since, hub: h?.save, cloud: c && A.save(c) });
     }
-  };
 
-  // ---- before the outage: shared history, synced ----------------------------------------
-  for (const e of plan.pre) {
-    clock.advance(1000);
-    apply(e);
-  }
-  client.start();
-  if (!(await client.syncNow(120_000))) throw new Error('initial sync failed');
-  await client.stop();
-  const headsBefore = new Map<string, A.Heads>();
-  for (const docs of [hubDocs, cloud.docs]) for (const id of docs.ids()) headsBefore.set(`${docs === hubDocs ? 'h' : 'c'}:${id}`, A.getHeads(docs.get(id)!));
-  log(`sync bench: ${plan.pre.length} events before the outage synced; now ${events} events during ${plan.outageMs / 3600_000} h offline`);
+    // ---- reconnect: timed until both sides are quiet ---------------------------------------
+    wire.reset();
+    if (profileFile) await hub.ask('profile', { file: profileFile.replace(/(\.cpuprofile)?$/, '.hub.cpuprofile') });
+    const profiler = profileFile ? await startProfiler() : undefined;
+    const t0 = performance.now();
+    const resynced = await hub.ask<HubResync>('go');
+    while (!sync.info().every((s) => s.settled)) await new Promise((r) => setImmediate(r));
+    const resyncMs = performance.now() - t0;
+    if (profiler) writeFileSync(profileFile!, JSON.stringify(await profiler.stop()));
+    const bytesOnWire = wire.bytes();
 
-  // ---- the outage ------------------------------------------------------------------------
-  const step = Math.floor(plan.outageMs / plan.outage.length);
-  const tb = performance.now();
-  for (const e of plan.outage) {
-    clock.advance(step);
-    apply(e);
-  }
-  log(`sync bench: outage events applied in ${Math.round(performance.now() - tb)} ms (hub ${hubDocs.size} docs, cloud ${cloud.docs.size} docs)`);
-  let rawChangeBytes = 0;
-  for (const docs of [hubDocs, cloud.docs]) {
-    for (const id of docs.ids()) {
-      const since = headsBefore.get(`${docs === hubDocs ? 'h' : 'c'}:${id}`) ?? [];
-      for (const ch of A.getChangesSince(docs.get(id)!, since)) rawChangeBytes += ch.length;
+    // Identical heads on both sides, for every document.
+    const sampleParcel = plan.outage.find((e) => e.kind === 'announce')!.parcelId;
+    const { heads, sampleOk } = await hub.ask<{ heads: Record<string, A.Heads>; sampleOk: boolean }>('check', { parcelId: sampleParcel });
+    const ids = new Set([...Object.keys(heads), ...cloud.docs.ids()]);
+    for (const id of ids) {
+      const a = heads[id];
+      const b = cloud.docs.get(id);
+      if (!a || !b || !sameHeads(a, A.getHeads(b))) throw new Error(`not converged: ${id}`);
     }
+    let fullDocBytes = 0;
+    for (const id of ids) fullDocBytes += A.save(cloud.docs.get(id)!).length;
+    if (!sampleOk || !cloud.docs.has(parcelDocId(plan.outage.find((e) => e.kind === 'deposit')!.parcelId))) throw new Error('missing data after resync');
+
+    await hub.ask('stop');
+    await hub.exit();
+    await sync.close();
+    await new Promise<void>((r) => server.close(() => r()));
+    store.close();
+    for (const f of files) for (const s of ['', '-wal', '-shm']) rmSync(f + s, { force: true });
+
+    const floor = automergeFloor(floorInput);
+    log(`sync bench: Automerge floor of the same resync: ${floor.ms} ms (${floor.applies} documents applied)`);
+    log(
+      `sync bench: resync ${Math.round(resyncMs)} ms (hub in sync after ${Math.round(resynced.ms)} ms, handshake ${Math.round(resynced.handshakeMs)} ms), ` +
+        `${resynced.framesSent} frames up, ${resynced.framesReceived} down, ${bytesOnWire} bytes on the wire; now the baseline`,
+    );
+    const baseline = runBaseline(plan, seed, log);
+    return {
+      bench: 'sync',
+      events,
+      resync_ms: Math.round(resyncMs),
+      round_trips: resynced.framesSent,
+      bytes_on_wire: bytesOnWire,
+      raw_change_bytes: rawChangeBytes,
+      full_doc_bytes: fullDocBytes,
+      baseline_resync_ms: baseline.baseline_resync_ms,
+      baseline_bytes_on_wire: baseline.baseline_bytes_on_wire,
+      docs: ids.size,
+      handshake_ms: Math.round(resynced.handshakeMs),
+      frames: resynced.framesSent + resynced.framesReceived,
+      messages: resynced.messagesSent + resynced.messagesReceived,
+      baseline_round_trips: baseline.baseline_round_trips,
+      baseline_full_doc_bytes: baseline.baseline_full_doc_bytes,
+      floor_ms: floor.ms,
+      floor_applies: floor.applies,
+      time_target_met: resyncMs <= 0.5 * baseline.baseline_resync_ms,
+      bytes_target_met: bytesOnWire <= baseline.baseline_bytes_on_wire,
+    };
+  } finally {
+    if (hub.proc.exitCode === null && hub.proc.signalCode === null) hub.proc.kill();
   }
+}
 
-  // Both sides' versions of every document that changed, for the floor measured later.
-  const floorInput: { since: A.Heads; hub?: Uint8Array; cloud?: Uint8Array }[] = [];
-  for (const id of new Set([...hubDocs.ids(), ...cloud.docs.ids()])) {
-    const since = headsBefore.get(`h:${id}`) ?? headsBefore.get(`c:${id}`) ?? [];
-    const h = hubDocs.get(id);
-    const c = cloud.docs.get(id);
-    const changed = (d: A.Doc<unknown> | undefined) => d !== undefined && !sameHeads(A.getHeads(d), since);
-    if (changed(h) || changed(c)) floorInput.push({ since, hub: h && A.save(h), cloud: c && A.save(c) });
-  }
+interface HubResync {
+  ms: number;
+  handshakeMs: number;
+  framesSent: number;
+  framesReceived: number;
+  messagesSent: number;
+  messagesReceived: number;
+}
 
-  // ---- reconnect: timed until both sides are quiet ---------------------------------------
-  const before = client.stats();
-  proxy.reset();
-  const t0 = performance.now();
-  let handshakeMs = 0;
-  const offConnected = client.on((e) => {
-    if (e.type === 'connected') handshakeMs = performance.now() - t0;
-  });
-  const profiler = profileFile ? await startProfiler() : undefined;
-  client.start();
-  if (!(await client.syncNow(300_000))) throw new Error('resync did not finish');
-  while (!sync.info().every((s) => s.settled)) await new Promise((r) => setImmediate(r));
-  const resyncMs = performance.now() - t0;
-  if (profiler) writeFileSync(profileFile!, JSON.stringify(await profiler.stop()));
-  const bytesOnWire = proxy.bytes();
-  offConnected();
-  const after = client.stats();
-
-  // Identical heads on both sides, for every document.
-  const ids = new Set([...hubDocs.ids(), ...cloud.docs.ids()]);
-  for (const id of ids) {
-    const a = hubDocs.get(id);
-    const b = cloud.docs.get(id);
-    if (!a || !b || !sameHeads(A.getHeads(a), A.getHeads(b))) throw new Error(`not converged: ${id}`);
-  }
-  let fullDocBytes = 0;
-  for (const id of ids) fullDocBytes += A.save(cloud.docs.get(id)!).length;
-  const sample = hub.view(plan.outage.find((e) => e.kind === 'announce')!.parcelId);
-  if (!sample?.announcement || !cloud.docs.has(parcelDocId(plan.outage.find((e) => e.kind === 'deposit')!.parcelId))) throw new Error('missing data after resync');
-
-  await client.stop();
-  await sync.close();
-  await proxy.close();
-  await new Promise<void>((r) => server.close(() => r()));
-  hubDb.close();
-  store.close();
-  for (const f of files) for (const s of ['', '-wal', '-shm']) rmSync(f + s, { force: true });
-
-  const floor = automergeFloor(floorInput);
-  log(`sync bench: Automerge floor of the same resync: ${floor.ms} ms (${floor.applies} documents applied)`);
-  log(`sync bench: resync ${Math.round(resyncMs)} ms (handshake ${Math.round(handshakeMs)} ms), ${after.framesSent - before.framesSent} frames up, ${after.framesReceived - before.framesReceived} down, ${bytesOnWire} bytes on the wire; now the baseline`);
-  const baseline = runBaseline(plan, seed, log);
-  const result = {
-    bench: 'sync',
-    events,
-    resync_ms: Math.round(resyncMs),
-    round_trips: after.framesSent - before.framesSent,
-    bytes_on_wire: bytesOnWire,
-    raw_change_bytes: rawChangeBytes,
-    full_doc_bytes: fullDocBytes,
-    baseline_resync_ms: baseline.baseline_resync_ms,
-    baseline_bytes_on_wire: baseline.baseline_bytes_on_wire,
-    docs: ids.size,
-    handshake_ms: Math.round(handshakeMs),
-    frames: after.framesSent - before.framesSent + after.framesReceived - before.framesReceived,
-    messages: after.messagesSent - before.messagesSent + after.messagesReceived - before.messagesReceived,
-    baseline_round_trips: baseline.baseline_round_trips,
-    baseline_full_doc_bytes: baseline.baseline_full_doc_bytes,
-    floor_ms: floor.ms,
-    floor_applies: floor.applies,
-    time_target_met: resyncMs <= 0.5 * baseline.baseline_resync_ms,
-    bytes_target_met: bytesOnWire <= baseline.baseline_bytes_on_wire,
-  };
-  return result;
+interface FloorDoc {
+  since: A.Heads;
+  hub?: Uint8Array;
+  cloud?: Uint8Array;
 }
 
 /**
@@ -253,7 +288,7 @@ export async function run(args: string[]): Promise<object> {
  * for every document that changed, on fresh copies: the Automerge work no per-document sync can
  * skip. Only the encoding and the applying are timed.
  */
-function automergeFloor(input: { since: A.Heads; hub?: Uint8Array; cloud?: Uint8Array }[]): { ms: number; applies: number } {
+function automergeFloor(input: FloorDoc[]): { ms: number; applies: number } {
   const docs = input.map((d) => ({ since: d.since, hub: d.hub && A.load(d.hub), cloud: d.cloud && A.load(d.cloud) }));
   let applies = 0;
   const t0 = performance.now();
