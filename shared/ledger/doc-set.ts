@@ -89,24 +89,39 @@ export class DocSet {
   /**
    * Store a new version of a document (after a local change, a merge or a sync message):
    * durably, as a snapshot or as the chunk since the last saved heads (see the class).
+   *
+   * `received`: changes a peer sent that turned the stored version into `given` — Automerge
+   * chunks that load after what is stored (they may repeat changes it already holds). They
+   * are appended as they are instead of encoding the document again, which is what a resync
+   * of thousands of documents spends most of its storage time on; the next local change of a
+   * small document, or the `COMPACT_AFTER`th chunk, compacts it into one snapshot again.
+   * `heads`: `given`'s heads, when the caller already has them.
    */
-  put<T>(id: string, given: A.Doc<T>): void {
+  put<T>(id: string, given: A.Doc<T>, opts: { received?: Uint8Array; heads?: A.Heads } = {}): void {
+    const entry = this.docs.get(id);
+    // The version already stored (a hook storing what the sync engine just stored).
+    if (entry && entry.doc === given) return;
     // A merged version usually comes from a clone with a random actor: keep writing as this
     // replica, so every later local change is attributable to it.
-    const doc = A.getActorId(given) === this.actor ? given : A.clone(given, { actor: this.actor });
-    const entry = this.docs.get(id);
+    const own = A.getActorId(given) === this.actor;
+    const doc = own ? given : A.clone(given, { actor: this.actor });
+    const heads = own && opts.heads ? opts.heads : A.getHeads(doc);
+    const { received } = opts;
     if (!entry) {
-      const snapshot = A.save(doc);
-      this.storage.replace(id, snapshot);
-      this.docs.set(id, { doc, savedHeads: A.getHeads(doc), chunks: 1, bytes: snapshot.length });
+      const first = received ?? A.save(doc);
+      this.storage.replace(id, first);
+      this.docs.set(id, { doc, savedHeads: heads, chunks: 1, bytes: first.length });
       return;
     }
-    const heads = A.getHeads(doc);
     if (sameHeads(heads, entry.savedHeads)) {
       entry.doc = doc;
       return;
     }
-    if (entry.chunks >= COMPACT_AFTER || entry.bytes < SNAPSHOT_BELOW_BYTES) {
+    if (received && entry.chunks < COMPACT_AFTER) {
+      this.storage.append(id, received);
+      entry.chunks += 1;
+      entry.bytes += received.length;
+    } else if (entry.chunks >= COMPACT_AFTER || entry.bytes < SNAPSHOT_BELOW_BYTES) {
       const snapshot = A.save(doc);
       this.storage.replace(id, snapshot);
       entry.chunks = 1;

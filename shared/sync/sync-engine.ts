@@ -88,6 +88,8 @@ interface Staged {
   ack: Ack;
   /** Sync messages: the sync state after the message. */
   state?: A.SyncState;
+  /** Compact changes: the Automerge chunk applied (stored as it is). */
+  chunk?: Uint8Array;
 }
 
 /**
@@ -300,7 +302,7 @@ export class SyncEngine {
               if (s.direct && s.after && s.after !== s.before) this.docs.put(s.docId, s.after);
               continue;
             }
-            this.docs.put(s.docId, s.after!);
+            this.docs.put(s.docId, s.after!, { heads: s.heads, received: s.chunk });
             onDocChanged?.(s.docId, this.docs.get(s.docId)!);
           }
           this.writeShared(settled);
@@ -379,7 +381,7 @@ export class SyncEngine {
     else if (inflight && sameHeads(inflight, beforeHeads)) ack = followUps.has(id) ? 1 : 2;
     else if (!inflight && (!before || sameHeads(beforeHeads, shared))) ack = 1;
     else ack = 0;
-    return { docId: id, direct: true, before, after, heads, changed, ack };
+    return { docId: id, direct: true, before, after, heads, changed, ack, chunk };
   }
 
   /**

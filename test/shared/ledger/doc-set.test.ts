@@ -104,6 +104,33 @@ describe('DocSet', () => {
     expect(storage.sizeBytes()).toBe(before);
   });
 
+  it('put: the changes a peer sent are appended as they are (repeats included), and compacted by the next local change', () => {
+    const storage = new MemoryDocStorage();
+    const a = new DocSet(new MemoryDocStorage(), ACTOR_A);
+    const b = new DocSet(storage, ACTOR_B);
+    a.create<Counter>('c', { n: 0, tags: {} });
+    a.change<Counter>('c', 'a1', (d) => void (d.tags.a1 = true));
+    // First sight: the peer's whole history, stored as it came.
+    const all = A.saveSince(a.get('c')!, []);
+    b.put('c', A.load(all, { actor: ACTOR_B }), { received: all });
+    expect(storage.load('c')).toEqual([all]);
+    a.change<Counter>('c', 'a2', (d) => void (d.tags.a2 = true));
+    // Again from scratch (the genesis and a1 are repeated): appended, and it loads.
+    const again = A.saveSince(a.get('c')!, []);
+    const merged = A.loadIncremental(b.get<Counter>('c')!, again);
+    b.put('c', merged, { received: again, heads: A.getHeads(merged) });
+    expect(storage.load('c')).toHaveLength(2);
+    expect(new DocSet(new MemoryDocStorage(storage.backing), ACTOR_B).get('c')).toEqual(merged);
+    // The same version object again (a hook storing what was just stored): nothing written.
+    const size = storage.sizeBytes();
+    b.put('c', merged);
+    expect(storage.sizeBytes()).toBe(size);
+    // A local change of the small document: one snapshot again.
+    const local = b.change<Counter>('c', 'b', (d) => void (d.n = 1));
+    expect(storage.load('c')).toHaveLength(1);
+    expect(new DocSet(new MemoryDocStorage(storage.backing), ACTOR_B).get('c')).toEqual(local);
+  });
+
   it('put: merged versions are stored incrementally and keep this replica’s actor', () => {
     const a = new DocSet(new MemoryDocStorage(), ACTOR_A);
     const b = new DocSet(new MemoryDocStorage(), ACTOR_B);
