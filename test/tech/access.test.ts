@@ -1,3 +1,4 @@
+import { ManualClock } from '../../shared/ports.js';
 /**
  * The technician tool (`cubby tech`, a child process) against a real hub on a simulated
  * board: logging in offline, the token file, roles, the login throttle and the support
@@ -86,7 +87,9 @@ describe('cubby tech: access', () => {
   });
 
   test('a wrong secret: five refusals, then the hub throttles (429) and the tool says how long to wait', async () => {
-    const { cli } = await hubAndCli();
+    // The hub's clock stands still: the wait it reports does not depend on how long the
+    // CLI processes took to start on a busy machine.
+    const { cli } = await hubAndCli({ clock: new ManualClock(Date.now()) });
     for (let i = 1; i <= 5; i++) {
       const r = await cli.run(['login', '--id', TECHNICIAN.id, '--json'], { input: 'not-the-secret\n' });
       expect(r.code, `attempt ${i}`).toBe(4);
