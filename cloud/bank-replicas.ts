@@ -27,6 +27,12 @@ export interface BankReplicasOptions {
   random: Random;
   /** Banks kept loaded when idle (least recently used are evicted). Default 64. */
   capacity?: number;
+  /**
+   * Other processes write the same database (several cloud nodes): `current()` reads the
+   * documents a request acts on from the database first, since the notification of another
+   * node's write may not have arrived yet.
+   */
+  shared?: boolean;
 }
 
 /**
@@ -40,6 +46,8 @@ export interface BankReplicasOptions {
 export class BankReplicas {
   private readonly lru = new Map<string, BankReplica>();
   private readonly pins = new Map<string, number>();
+  /** Documents another node wrote, of loaded banks nobody here syncs: merged when next used. */
+  private readonly stale = new Map<string, Set<string>>();
   private readonly actor: string;
   private readonly capacity: number;
 
@@ -54,6 +62,11 @@ export class BankReplicas {
     if (r) {
       this.lru.delete(bankId);
       this.lru.set(bankId, r);
+      const stale = this.stale.get(bankId);
+      if (stale) {
+        this.stale.delete(bankId);
+        for (const docId of stale) this.merge(r, docId);
+      }
       return r;
     }
     r = this.load(bankId);
@@ -84,23 +97,47 @@ export class BankReplicas {
   }
 
   /**
-   * Another cloud node wrote document `docId` of `bankId` (PostgreSQL NOTIFY): if the bank is
-   * loaded here, merge the stored version into the replica and announce it, so a connected
-   * hub gets it at once. A bank not loaded is read fresh when it is next needed.
+   * The replica of `bankId` with `docIds` as the database holds them now (several nodes: a
+   * write another node committed a moment ago is in; its notification may still be on the way).
+   * One node alone: `get`.
+   */
+  current(bankId: string, docIds: readonly string[]): BankReplica {
+    const r = this.get(bankId);
+    if (this.opts.shared) for (const docId of docIds) this.merge(r, docId);
+    return r;
+  }
+
+  /**
+   * Another cloud node wrote document `docId` of `bankId` (PostgreSQL NOTIFY). A bank pinned
+   * here (its hub syncs with this node) merges the stored version at once and announces it, so
+   * the hub gets it; a bank only loaded (for the API) merges it when next used, so a node does
+   * not read every document the others write; a bank not loaded is read fresh when next needed.
+   * Returns whether the replica changed now.
    */
   refresh(bankId: string, docId: string): boolean {
     const r = this.lru.get(bankId);
     if (!r) return false;
-    const doc = r.docs.refresh<ParcelDoc>(docId);
-    if (!doc) return false;
-    if (docId.startsWith(PARCEL_PREFIX)) r.ledger.receive(docId, doc);
-    r.storage.announce(docId);
-    return true;
+    if (!this.pins.has(bankId)) {
+      let s = this.stale.get(bankId);
+      if (!s) this.stale.set(bankId, (s = new Set()));
+      s.add(docId);
+      return false;
+    }
+    return this.merge(r, docId);
   }
 
   /** Ids of the banks in memory, least recently used first. */
   loaded(): string[] {
     return [...this.lru.keys()];
+  }
+
+  /** Merge the stored version of `docId` into `r`; announce it when it changed. */
+  private merge(r: BankReplica, docId: string): boolean {
+    const doc = r.docs.refresh<ParcelDoc>(docId);
+    if (!doc) return false;
+    if (docId.startsWith(PARCEL_PREFIX)) r.ledger.receive(docId, doc);
+    r.storage.announce(docId);
+    return true;
   }
 
   private load(bankId: string): BankReplica {
@@ -121,7 +158,10 @@ export class BankReplicas {
   private evict(): void {
     for (const id of this.lru.keys()) {
       if (this.lru.size <= this.capacity) return;
-      if (!this.pins.has(id)) this.lru.delete(id);
+      if (!this.pins.has(id)) {
+        this.lru.delete(id);
+        this.stale.delete(id);
+      }
     }
   }
 }

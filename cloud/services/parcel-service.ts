@@ -1,5 +1,5 @@
 import { BadRequest, Conflict, Forbidden, NotFound } from '../../shared/errors.js';
-import { toView, type ParcelView } from '../../shared/ledger/parcel-ledger.js';
+import { parcelDocId, toView, type ParcelView } from '../../shared/ledger/parcel-ledger.js';
 import type { Clock } from '../../shared/ports.js';
 import type { BankReplicas } from '../bank-replicas.js';
 import type { BankCommandSender, BankPresence, CloudNotifier, NotificationAttempt } from '../ports.js';
@@ -59,7 +59,7 @@ export class ParcelService {
     if (body.carrier !== who.subject) throw new Forbidden(`This token announces parcels for "${who.subject}" only.`, 'carrier_mismatch');
     if (!store.banks.get(body.bankId)) throw new BadRequest(`Field "bankId": no bank "${body.bankId}" is known.`, 'unknown_bank');
     const existing = store.parcels.get(body.parcelId);
-    const replica = replicas.get(body.bankId);
+    const replica = replicas.current(body.bankId, [parcelDocId(body.parcelId)]);
     if (existing && (existing.bankId !== body.bankId || (existing.carrier !== null && existing.carrier !== body.carrier))) {
       throw new Conflict('parcel_exists', `Parcel ${body.parcelId} is already announced elsewhere; use a new parcel id.`);
     }
@@ -84,6 +84,7 @@ export class ParcelService {
   get(who: Principal, parcelId: string): ParcelStatusView {
     const rec = this.deps.store.parcels.get(parcelId);
     if (!rec || (who.role === 'carrier' && rec.carrier !== who.subject)) throw notFound(parcelId);
+    this.deps.replicas.current(rec.bankId, [parcelDocId(parcelId)]);
     return this.view(parcelId);
   }
 
@@ -92,7 +93,8 @@ export class ParcelService {
     const { store, replicas, clock, notifier } = this.deps;
     const rec = store.parcels.get(parcelId);
     if (!rec) throw notFound(parcelId);
-    const replica = replicas.get(rec.bankId);
+    // Several nodes: the deposit the hub synced with another node a moment ago is read here.
+    const replica = replicas.current(rec.bankId, [parcelDocId(parcelId)]);
     if (!replica.ledger.doc(parcelId)) throw notFound(parcelId);
     const codeId = replica.docs.transaction(() => {
       const id = replica.ledger.revoke(parcelId, reason);

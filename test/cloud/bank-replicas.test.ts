@@ -1,6 +1,7 @@
 import * as A from '@automerge/automerge';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BankReplicas } from '../../cloud/bank-replicas.js';
+import { SeededRandom } from '../../shared/ports.js';
 import { FAKE_HASH } from '../sync/harness.js';
 import { testCloud, type TestCloud } from './cloud-fixture.js';
 
@@ -58,5 +59,58 @@ describe('BankReplicas', () => {
     expect(fresh.get('bank-2').ledger.doc('only-in-1')).toBeUndefined();
     const doc = fresh.get('bank-1').ledger.doc('only-in-1')!;
     expect(A.getHeads(doc)).toEqual(A.getHeads(r1.ledger.doc('only-in-1')!));
+  });
+
+  describe('several nodes on one database (two BankReplicas here, each its own actor)', () => {
+    const nodes = (c: TestCloud) => {
+      const make = (seed: number) => new BankReplicas({ db: c.store.db, clock: c.clock, random: new SeededRandom(seed), shared: true });
+      return [make(1), make(2)] as const;
+    };
+    const announce = (r: BankReplicas, bankId: string, parcelId: string) => r.get(bankId).ledger.announce(parcelId, { carrier: 'c', trackingNumber: `t-${parcelId}`, size: 'S' });
+
+    it('a bank whose hub syncs here merges another node’s write at once and tells its session', async () => {
+      cloud = await testCloud();
+      const [a, b] = nodes(cloud);
+      const pin = a.pin('bank-1');
+      const written: string[] = [];
+      pin.replica.storage.onChange((id) => written.push(id));
+      announce(b, 'bank-1', 'p1');
+      expect(a.refresh('bank-1', 'parcel:p1')).toBe(true);
+      expect(written).toEqual(['parcel:p1']);
+      expect(pin.replica.ledger.doc('p1')?.announcement).toBeDefined();
+      expect(a.refresh('bank-1', 'parcel:p1')).toBe(false); // nothing new the second time
+    });
+
+    it('a bank only loaded here (for the API) merges the other node’s writes when it is next used, not on every notification', async () => {
+      cloud = await testCloud();
+      const [a, b] = nodes(cloud);
+      const replica = a.get('bank-1');
+      const written: string[] = [];
+      replica.storage.onChange((id) => written.push(id));
+      announce(b, 'bank-1', 'p1');
+      announce(b, 'bank-1', 'p2');
+      expect(a.refresh('bank-1', 'parcel:p1')).toBe(false);
+      expect(a.refresh('bank-1', 'parcel:p2')).toBe(false);
+      expect(written).toEqual([]); // nothing read yet
+      expect(a.get('bank-1').ledger.doc('p1')?.announcement).toBeDefined();
+      expect(a.get('bank-1').ledger.doc('p2')?.announcement).toBeDefined();
+      expect(written.sort()).toEqual(['parcel:p1', 'parcel:p2']);
+      // Changing a merged document works (its older version is outdated, not the current one).
+      a.get('bank-1').ledger.revoke('p1', 'test');
+    });
+
+    it('current(): the document a request acts on is read from the database, even before the notification of another node’s write', async () => {
+      cloud = await testCloud();
+      const [a, b] = nodes(cloud);
+      a.pin('bank-1');
+      announce(b, 'bank-1', 'p1'); // no refresh(): the notification is still on its way
+      expect(a.get('bank-1').ledger.doc('p1')).toBeUndefined();
+      expect(String(a.current('bank-1', ['parcel:p1']).ledger.doc('p1')?.announcement?.trackingNumber)).toBe('t-p1');
+      // One node alone reads nothing more than get().
+      const alone = new BankReplicas({ db: cloud.store.db, clock: cloud.clock, random: new SeededRandom(3) });
+      alone.get('bank-1');
+      announce(b, 'bank-1', 'p2');
+      expect(alone.current('bank-1', ['parcel:p2']).ledger.doc('p2')).toBeUndefined();
+    });
   });
 });
