@@ -1,6 +1,9 @@
 import type { SqlDb } from '../../adapters/sql/sql-db.js';
 import type { ParcelBankLookup } from '../sync/hub-authorizer.js';
 
+/** Parcels per query of `banksOf`. */
+const BANKS_OF_CHUNK = 200;
+
 /** The cloud's index of every parcel: which bank, which carrier. */
 export interface ParcelRecord {
   parcelId: string;
@@ -30,6 +33,7 @@ export class ParcelRegistry implements ParcelBankLookup {
   constructor(readonly db: SqlDb) {
     this.stmts = {
       get: db.prepare('SELECT parcel_id, bank_id, carrier, announced_at, first_seen_at FROM parcels WHERE parcel_id = ?'),
+      banksOf: db.prepare(`SELECT parcel_id, bank_id FROM parcels WHERE parcel_id IN (${Array(BANKS_OF_CHUNK).fill('?').join(', ')})`),
       insert: db.prepare('INSERT INTO parcels (parcel_id, bank_id, carrier, announced_at, first_seen_at) VALUES (?, ?, ?, ?, ?)'),
       claim: db.prepare('UPDATE parcels SET carrier = ?, announced_at = ? WHERE parcel_id = ? AND carrier IS NULL'),
       contact: db.prepare('SELECT name, phone, email, preferences FROM contacts WHERE parcel_id = ?'),
@@ -69,6 +73,21 @@ export class ParcelRegistry implements ParcelBankLookup {
 
   bankOf(parcelId: string): string | undefined {
     return this.get(parcelId)?.bankId;
+  }
+
+  /**
+   * The bank of each registered parcel among `parcelIds`, in a few queries instead of one per
+   * parcel (a hub's resync brings thousands). Unregistered parcels are absent from the map.
+   */
+  banksOf(parcelIds: readonly string[]): Map<string, string> {
+    const out = new Map<string, string>();
+    for (let i = 0; i < parcelIds.length; i += BANKS_OF_CHUNK) {
+      const chunk = parcelIds.slice(i, i + BANKS_OF_CHUNK);
+      // Always BANKS_OF_CHUNK parameters (one prepared statement); NULL matches nothing.
+      const params = [...chunk, ...Array<null>(BANKS_OF_CHUNK - chunk.length).fill(null)];
+      for (const r of this.stmts.banksOf.all(...params) as { parcel_id: string; bank_id: string }[]) out.set(r.parcel_id, r.bank_id);
+    }
+    return out;
   }
 
   /** A carrier announced the parcel. */

@@ -74,6 +74,11 @@ export interface SyncEngineOptions {
   onDocChanged?: (docId: string, doc: A.Doc<unknown>) => void;
   /** Limit of one outgoing batch, in message bytes (a larger single message goes alone). Default 4 MiB. */
   maxBatchBytes?: number;
+  /**
+   * Called with the documents of a received batch before any of them is authorized, e.g. to
+   * fetch in one query what `authorize` will look up for each.
+   */
+  beforeBatch?: (docIds: readonly string[]) => void;
 }
 
 /** What one entry of a received batch will do, decided before anything is stored. */
@@ -273,6 +278,7 @@ export class SyncEngine {
       if (seen.has(e.docId)) throw new SyncRejected('malformed_frame', `Document ${e.docId} appears twice in one batch.`);
       seen.add(e.docId);
     }
+    this.opts.beforeBatch?.([...seen]);
     // Documents of our batch the peer answered 0 in this frame: what it says about them here
     // was written after it applied ours.
     const followUps = new Set<string>();

@@ -81,6 +81,8 @@ export function cloudStoreContract(name: string, open: () => OpenedCloudStore): 
       expect(again.parcels.get('p1')).toEqual({ parcelId: 'p1', bankId: 'bank-1', carrier: 'acme', announcedAt: 1000, firstSeenAt: 1000 });
       expect(again.parcels.get('p2')).toEqual({ parcelId: 'p2', bankId: 'bank-2', carrier: 'acme', announcedAt: 4000, firstSeenAt: 2000 });
       expect(again.parcels.bankOf('p1')).toBe('bank-1');
+      expect(again.parcels.banksOf(['p1', 'nope', 'p2'])).toEqual(new Map([['p1', 'bank-1'], ['p2', 'bank-2']]));
+      expect(again.parcels.banksOf([...Array.from({ length: 450 }, (_, i) => `x${i}`), 'p2'])).toEqual(new Map([['p2', 'bank-2']]));
       expect(again.parcels.get('nope')).toBeUndefined();
       expect(again.parcels.contact('p1')).toEqual({ name: 'Ada L.', email: 'ada@example.org', phone: undefined, preferences: ['email'] });
       expect(() => again.parcels.announce('p1', 'bank-1', 'acme', 1)).toThrow();
