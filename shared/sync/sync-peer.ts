@@ -12,9 +12,27 @@ export const realTimers: Timers = {
   clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
 };
 
-/** First frames computed before the session key exists (see {@link SyncPeer.prepare}). */
-export interface PreparedFrames {
-  frames: { batch: OutgoingBatch; body: PackedBody }[];
+/**
+ * First frames, encoded before the session key exists (see {@link SyncPeer.prepare}), one
+ * batch per `next()` so the caller can stop as soon as the session starts.
+ */
+export class PreparedFrames {
+  readonly frames: { batch: OutgoingBatch; body: PackedBody }[] = [];
+  private done = false;
+
+  constructor(private readonly engine: SyncEngine) {}
+
+  /** Encode the next batch (at most `maxBytes` of messages). False when nothing is left. */
+  next(maxBytes?: number): boolean {
+    if (this.done) return false;
+    const batch = this.engine.outgoing(maxBytes);
+    if (!batch) {
+      this.done = true;
+      return false;
+    }
+    this.frames.push({ batch, body: packBody({ wantsReply: true, ackSeq: 0, acks: [], entries: batch.entries }) });
+    return true;
+  }
 }
 
 /** Counters of one session. */
@@ -90,16 +108,13 @@ export class SyncPeer {
   }
 
   /**
-   * Start the engine and encode the first frames, before the session exists: a hub does it
-   * while the cloud checks its credential, so the work overlaps the handshake.
+   * Start the engine, to encode the first frames before the session exists
+   * (`PreparedFrames.next`): a hub does it while the cloud checks its credential, so the work
+   * overlaps the handshake. Whatever is not prepared when the session starts is sent by `start`.
    */
-  static prepare(engine: SyncEngine, maxBatchBytes?: number): PreparedFrames {
+  static prepare(engine: SyncEngine): PreparedFrames {
     engine.start();
-    const frames: PreparedFrames['frames'] = [];
-    for (let batch = engine.outgoing(maxBatchBytes); batch; batch = engine.outgoing(maxBatchBytes)) {
-      frames.push({ batch, body: packBody({ wantsReply: true, ackSeq: 0, acks: [], entries: batch.entries }) });
-    }
-    return { frames };
+    return new PreparedFrames(engine);
   }
 
   /**

@@ -1,6 +1,6 @@
 import * as A from '@automerge/automerge';
 import WebSocket from 'ws';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { DEMO } from '../../cloud/demo-seed.js';
 import { writeProvisioning } from '../../cloud/provision.js';
 import { sameHeads } from '../../shared/ledger/doc-set.js';
@@ -108,6 +108,29 @@ describe('hub <-> cloud sync over real WebSockets', () => {
     expect(third.messagesSent - second.messagesSent).toBe(1);
     expect(third.messagesReceived - second.messagesReceived).toBe(2);
     expect(converged(h.docs, cloudDocs(), bankDoc(h))).toBe(true);
+  });
+
+  it('a large resync leaves in a small first frame and the rest after it, and converges', async () => {
+    cs = await cloudServer();
+    const h = hub('bank-1');
+    for (let i = 0; i < 700; i++) h.deposit(`big${i}`, (i % 24) + 1, String(i % 1000).padStart(3, '0'));
+    // What the hub puts on its socket, in order (not the cloud's sockets, which are in this process too).
+    const sent: { bytes: number; binary: boolean }[] = [];
+    const original = WebSocket.prototype.send;
+    const send = vi.spyOn(WebSocket.prototype, 'send').mockImplementation(function (this: WebSocket, ...args: Parameters<WebSocket['send']>) {
+      if (!(this as unknown as { _isServer: boolean })._isServer) sent.push({ bytes: (args[0] as { length: number }).length, binary: typeof args[0] !== 'string' });
+      return original.apply(this, args);
+    });
+    h.client.start();
+    expect(await h.client.syncNow()).toBe(true);
+    send.mockRestore();
+    expect(converged(h.docs, cloudDocs(), bankDoc(h))).toBe(true);
+    // ~450 bytes of changes per parcel: well over the first frame's 128 KiB of messages, less
+    // than 4 MiB: a small first frame, then all the rest.
+    const frames = sent.filter((f) => f.binary);
+    expect(frames.length).toBeGreaterThanOrEqual(2);
+    expect(frames[0]!.bytes).toBeLessThan(frames[1]!.bytes);
+    expect(h.client.stats().messagesSent).toBeGreaterThanOrEqual(700);
   });
 
   it('a hub provisioned from the cloud’s file starts with the same config history (nothing to merge)', async () => {
