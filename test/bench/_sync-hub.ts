@@ -141,6 +141,7 @@ const handlers: Record<string, (m: any) => Promise<object> | object> = {
   /** The resync: from this message until this side is in sync. */
   go: async () => {
     const t0 = performance.now();
+    const cpu0 = process.cpuUsage();
     const before = client.stats();
     let handshakeMs = 0;
     const off = client.on((e) => {
@@ -149,11 +150,12 @@ const handlers: Record<string, (m: any) => Promise<object> | object> = {
     client.start();
     const ok = await client.syncNow(300_000);
     const ms = performance.now() - t0;
+    const cpu = process.cpuUsage(cpu0);
     off();
     if (!ok) throw new Error('resync did not finish');
     const after = client.stats();
     const d = (k: keyof typeof after) => after[k] - before[k];
-    return { ms, handshakeMs, framesSent: d('framesSent'), framesReceived: d('framesReceived'), messagesSent: d('messagesSent'), messagesReceived: d('messagesReceived') };
+    return { ms, cpuMs: (cpu.user + cpu.system) / 1000, handshakeMs, framesSent: d('framesSent'), framesReceived: d('framesReceived'), messagesSent: d('messagesSent'), messagesReceived: d('messagesReceived') };
   },
   /** After the timed run: every document's heads, and whether an announcement made offline reached the hub (and the profile). */
   check: async (m: { parcelId: string }) => {

@@ -209,9 +209,11 @@ export async function run(args: string[]): Promise<object> {
     if (profileFile) await hub.ask('profile', { file: profileFile.replace(/(\.cpuprofile)?$/, '.hub.cpuprofile') });
     const profiler = profileFile ? await startProfiler() : undefined;
     const t0 = performance.now();
+    const cpu0 = process.cpuUsage();
     const resynced = await hub.ask<HubResync>('go');
     while (!sync.info().every((s) => s.settled)) await new Promise((r) => setImmediate(r));
     const resyncMs = performance.now() - t0;
+    const cpu = process.cpuUsage(cpu0);
     if (profiler) writeFileSync(profileFile!, JSON.stringify(await profiler.stop()));
     const bytesOnWire = wire.bytes();
 
@@ -254,6 +256,8 @@ export async function run(args: string[]): Promise<object> {
       baseline_bytes_on_wire: baseline.baseline_bytes_on_wire,
       docs: ids.size,
       handshake_ms: Math.round(resynced.handshakeMs),
+      cloud_cpu_ms: Math.round((cpu.user + cpu.system) / 1000),
+      hub_cpu_ms: Math.round(resynced.cpuMs),
       frames: resynced.framesSent + resynced.framesReceived,
       messages: resynced.messagesSent + resynced.messagesReceived,
       baseline_round_trips: baseline.baseline_round_trips,
@@ -270,6 +274,7 @@ export async function run(args: string[]): Promise<object> {
 
 interface HubResync {
   ms: number;
+  cpuMs: number;
   handshakeMs: number;
   framesSent: number;
   framesReceived: number;
