@@ -155,12 +155,16 @@ export class BankReplicas {
     };
   }
 
+  /** Keep at most `capacity` idle replicas, besides the pinned ones. */
   private evict(): void {
+    let idle = 0;
+    for (const id of this.lru.keys()) if (!this.pins.has(id)) idle++;
     for (const id of this.lru.keys()) {
-      if (this.lru.size <= this.capacity) return;
+      if (idle <= this.capacity) return;
       if (!this.pins.has(id)) {
         this.lru.delete(id);
         this.stale.delete(id);
+        idle--;
       }
     }
   }

@@ -36,6 +36,20 @@ describe('BankReplicas', () => {
     expect(again.loaded()).toEqual(['b1']);
   });
 
+  it('the capacity counts idle banks: banks pinned by hub sessions do not crowd them out', async () => {
+    cloud = await testCloud();
+    const { store, clock, random } = cloud;
+    for (const b of ['b1', 'b2', 'b3', 'b4']) store.banks.add(b, 4, 0);
+    const replicas = new BankReplicas({ db: store.db, clock, random, capacity: 2 });
+    replicas.pin('b1');
+    replicas.pin('b2');
+    replicas.get('b3');
+    replicas.get('b4');
+    // Two sessions and two idle banks: both idle ones stay cached (the API uses them again).
+    expect(replicas.loaded().sort()).toEqual(['b1', 'b2', 'b3', 'b4']);
+    expect(replicas.get('b3')).toBe(replicas.get('b3'));
+  });
+
   it('a bank pinned when every cached bank is pinned stays the one the API uses', async () => {
     cloud = await testCloud();
     const { store, clock, random } = cloud;
