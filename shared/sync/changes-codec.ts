@@ -51,7 +51,8 @@ const sha256 = (b: Uint8Array): Buffer => createHash('sha256').update(b).digest(
 
 /** One change chunk of `saveSince`'s output, by offsets. */
 interface ParsedChange {
-  hash: string;
+  /** Offset of the chunk (its magic bytes; the checksum, the hash's first 4 bytes, follows). */
+  start: number;
   /** Offset of the first dependency hash, and how many. */
   depsAt: number;
   nDeps: number;
@@ -69,22 +70,24 @@ export function packChanges(chunks: Uint8Array, shared: readonly string[]): Uint
   const b = Buffer.from(chunks.buffer, chunks.byteOffset, chunks.byteLength);
   const parsed = parseChunks(b);
   if (!parsed) return raw(chunks);
-  const index = new Map<string, number>();
+  const refs = internalRefs(b, parsed);
+  if (!refs) return raw(chunks);
+  const sharedHashes = shared.map((h) => Buffer.from(h, 'hex'));
   // Upper bound: per change its counts (2 x 5) and per dependency a kind and a hash.
   const out = Buffer.allocUnsafe(1 + 5 + parsed.reduce((n, c) => n + 10 + c.nDeps * 33 + (c.restEnd - c.restAt), 0));
   let w = 0;
   out[w++] = TAG_CHANGES;
   w = putUleb(out, w, parsed.length);
-  parsed.forEach((c, i) => {
+  let d = 0;
+  for (const c of parsed) {
     w = putUleb(out, w, c.nDeps);
-    for (let k = 0; k < c.nDeps; k++) {
+    for (let k = 0; k < c.nDeps; k++, d++) {
       const at = c.depsAt + k * 32;
-      const hex = b.toString('hex', at, at + 32);
-      const earlier = index.get(hex);
+      const earlier = refs[d];
       if (earlier !== undefined) {
         out[w++] = 2;
         w = putUleb(out, w, earlier);
-      } else if (shared.includes(hex)) {
+      } else if (sharedHashes.some((h) => h.compare(b, at, at + 32) === 0)) {
         out[w++] = 0;
         w += b.copy(out, w, at, at + PREFIX);
       } else {
@@ -94,9 +97,42 @@ export function packChanges(chunks: Uint8Array, shared: readonly string[]): Uint
     }
     w = putUleb(out, w, c.restEnd - c.restAt);
     w += b.copy(out, w, c.restAt, c.restEnd);
-    index.set(c.hash, i);
-  });
+  }
   return out.subarray(0, w);
+}
+
+/**
+ * For every dependency of every change, in order, the index of the change of the same batch it
+ * names (undefined when it names one outside); undefined when a change depends on a later one
+ * (the receiver could not rebuild them in order). A dependency on a change of the batch begins
+ * with that change's checksum (the first 4 bytes of its hash), so only such candidates are
+ * hashed to compare in full.
+ */
+function internalRefs(b: Buffer, parsed: ParsedChange[]): (number | undefined)[] | undefined {
+  const byChecksum = new Map<number, number[]>();
+  parsed.forEach((c, i) => {
+    const key = b.readUInt32BE(c.start + 4);
+    const list = byChecksum.get(key);
+    if (list) list.push(i);
+    else byChecksum.set(key, [i]);
+  });
+  const hashes: (Buffer | undefined)[] = [];
+  const hashOf = (i: number) => (hashes[i] ??= sha256(b.subarray(parsed[i]!.start + 8, parsed[i]!.restEnd)));
+  const refs: (number | undefined)[] = [];
+  for (let i = 0; i < parsed.length; i++) {
+    const c = parsed[i]!;
+    for (let k = 0; k < c.nDeps; k++) {
+      const at = c.depsAt + k * 32;
+      let ref: number | undefined;
+      for (const j of byChecksum.get(b.readUInt32BE(at)) ?? []) {
+        if (j === i || hashOf(j).compare(b, at, at + 32) !== 0) continue;
+        if (j > i) return undefined;
+        ref = j;
+      }
+      refs.push(ref);
+    }
+  }
+  return refs;
 }
 
 /** The result of unpacking an entry. */
@@ -193,8 +229,7 @@ function raw(bytes: Uint8Array): Uint8Array {
 
 /**
  * Locate the dependencies of each of `saveSince`'s change chunks, or undefined if they are
- * not plain change chunks in dependency order, with minimal LEB128 lengths (what the receiver
- * will rebuild).
+ * not plain change chunks with minimal LEB128 lengths (what the receiver will rebuild).
  */
 function parseChunks(b: Buffer): ParsedChange[] | undefined {
   const out: ParsedChange[] = [];
@@ -210,19 +245,12 @@ function parseChunks(b: Buffer): ParsedChange[] | undefined {
       if (ulebLength(len) !== r.at - lenAt) return undefined;
       const bodyAt = r.at;
       r.take(len);
-      const hash = sha256(b.subarray(start + 8, bodyAt + len));
-      if (hash.compare(b, start + 4, start + 8, 0, 4) !== 0) return undefined;
+      // The checksum is not verified: these are Automerge's own chunks, and the receiver's
+      // Automerge verifies every change it rebuilds.
       const br = new ByteReader(b, bodyAt);
       const nDeps = br.uleb();
       if (ulebLength(nDeps) !== br.at - bodyAt || nDeps > MAX_DEPS || br.at + nDeps * 32 > bodyAt + len) return undefined;
-      out.push({ hash: hash.toString('hex'), depsAt: br.at, nDeps, restAt: br.at + nDeps * 32, restEnd: bodyAt + len });
-    }
-    // A change depending on a later one of the same batch cannot be rebuilt in order.
-    const later = new Set<string>();
-    for (let i = out.length - 1; i >= 0; i--) {
-      const c = out[i]!;
-      for (let k = 0; k < c.nDeps; k++) if (later.has(b.toString('hex', c.depsAt + k * 32, c.depsAt + (k + 1) * 32))) return undefined;
-      later.add(c.hash);
+      out.push({ start, depsAt: br.at, nDeps, restAt: br.at + nDeps * 32, restEnd: bodyAt + len });
     }
     return out.length ? out : undefined;
   } catch {
