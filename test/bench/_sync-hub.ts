@@ -10,6 +10,7 @@
  * (or `{ cmd, error }`). Run as `node --import tsx test/bench/_sync-hub.ts` with an IPC channel.
  * Logs go to stderr; nothing is printed on stdout.
  */
+import './_v8-flags.js'; // first: before Automerge's wasm is compiled
 import * as A from '@automerge/automerge';
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';

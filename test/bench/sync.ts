@@ -31,6 +31,7 @@
  * `--profile=<file>` writes CPU profiles of the resync: this process's to `<file>`, the hub's
  * to `<file>` with `.hub.cpuprofile`. `--hub-flags=` passes Node/V8 flags to the hub process.
  */
+import './_v8-flags.js'; // first: before Automerge's wasm is compiled
 import * as A from '@automerge/automerge';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
