@@ -99,9 +99,11 @@ export class BankDocStorage implements DocStorage {
   replace(docId: string, snapshot: Uint8Array): void {
     this.transaction(() => {
       if (this.pg) {
+        // Only what this adapter has seen is covered by the snapshot. Nothing seen (a document
+        // created here that another node created too, before its notification came): nothing
+        // to delete — deleting the document's rows would drop the other node's chunks.
         const seen = this.seen.get(docId);
-        if (seen === undefined) this.stmts.del.run(this.bankId, docId);
-        else this.pgStmts!.delSeen.run(this.bankId, docId, [...seen]);
+        if (seen !== undefined) this.pgStmts!.delSeen.run(this.bankId, docId, [...seen]);
         this.seen.delete(docId);
         this.saw(docId, (this.pgStmts!.insert.get(this.bankId, docId, Buffer.from(snapshot)) as { seq: number }).seq);
         return;

@@ -145,6 +145,21 @@ describe('PostgreSQL with several cloud nodes', () => {
     expect(chunks).toContainEqual([2]);
   });
 
+  it('a node writing a snapshot of a document it never loaded (it created it too, not knowing) keeps the other node’s chunks', () => {
+    const a = connect();
+    const b = connect();
+    BankDocStorage.migrate(a);
+    const sa = new BankDocStorage(a, 'bank-create');
+    const sb = new BankDocStorage(b, 'bank-create');
+    sa.load('audit'); // loaded before the other node created it: nothing there yet
+    sb.replace('audit', new Uint8Array([1])); // b creates it and adds to it
+    sb.append('audit', new Uint8Array([2]));
+    sa.replace('audit', new Uint8Array([9])); // a creates the same document (its notification had not arrived)
+    const chunks = new BankDocStorage(a, 'bank-create').load('audit')!.map((c) => [...c]);
+    expect(chunks).toHaveLength(3);
+    expect(chunks).toEqual(expect.arrayContaining([[1], [2], [9]]));
+  });
+
   it('announces committed chunks to the other nodes, with the writer’s name, and never a rolled-back one', async () => {
     const url = pool[5]!;
     const a = openCloudStore(url, { ...opts, node: 'a' });
