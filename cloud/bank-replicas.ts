@@ -56,22 +56,14 @@ export class BankReplicas {
     this.capacity = opts.capacity ?? 64;
   }
 
-  /** The replica of `bankId`, loaded if needed. */
+  /** The replica of `bankId`, loaded if needed, with every write another node announced merged. */
   get(bankId: string): BankReplica {
-    let r = this.lru.get(bankId);
-    if (r) {
-      this.lru.delete(bankId);
-      this.lru.set(bankId, r);
-      const stale = this.stale.get(bankId);
-      if (stale) {
-        this.stale.delete(bankId);
-        for (const docId of stale) this.merge(r, docId);
-      }
-      return r;
+    const r = this.touch(bankId);
+    const stale = this.stale.get(bankId);
+    if (stale) {
+      this.stale.delete(bankId);
+      for (const docId of stale) this.merge(r, docId);
     }
-    r = this.load(bankId);
-    this.lru.set(bankId, r);
-    this.evict();
     return r;
   }
 
@@ -97,13 +89,35 @@ export class BankReplicas {
   }
 
   /**
-   * The replica of `bankId` with `docIds` as the database holds them now (several nodes: a
-   * write another node committed a moment ago is in; its notification may still be on the way).
+   * For a request about documents `docIds` only (a parcel): the replica of `bankId` with those
+   * as the database holds them now — a write another node committed a moment ago is in, its
+   * notification may still be on the way. The bank's other documents may lag behind what other
+   * nodes wrote (they are merged by the next `get`); reading and changing these ones is safe,
+   * and a change to a lagging document merges with the other nodes' (CRDT, chunks kept).
    * One node alone: `get`.
    */
   current(bankId: string, docIds: readonly string[]): BankReplica {
-    const r = this.get(bankId);
-    if (this.opts.shared) for (const docId of docIds) this.merge(r, docId);
+    if (!this.opts.shared) return this.get(bankId);
+    const r = this.touch(bankId);
+    const stale = this.stale.get(bankId);
+    for (const docId of docIds) {
+      stale?.delete(docId);
+      this.merge(r, docId);
+    }
+    return r;
+  }
+
+  /** The replica of `bankId`, loaded if needed, as most recently used. */
+  private touch(bankId: string): BankReplica {
+    let r = this.lru.get(bankId);
+    if (r) {
+      this.lru.delete(bankId);
+      this.lru.set(bankId, r);
+      return r;
+    }
+    r = this.load(bankId);
+    this.lru.set(bankId, r);
+    this.evict();
     return r;
   }
 

@@ -1,7 +1,7 @@
 import { BadRequest, Conflict, Forbidden, NotFound } from '../../shared/errors.js';
 import { parcelDocId, toView, type ParcelView } from '../../shared/ledger/parcel-ledger.js';
 import type { Clock } from '../../shared/ports.js';
-import type { BankReplicas } from '../bank-replicas.js';
+import type { BankReplica, BankReplicas } from '../bank-replicas.js';
 import type { BankCommandSender, BankPresence, CloudNotifier, NotificationAttempt } from '../ports.js';
 import type { AnnounceBody } from '../schemas.js';
 import type { Principal } from '../store/credential-store.js';
@@ -64,7 +64,7 @@ export class ParcelService {
       throw new Conflict('parcel_exists', `Parcel ${body.parcelId} is already announced elsewhere; use a new parcel id.`);
     }
     if (existing?.carrier && replica.ledger.doc(body.parcelId)?.announcement) {
-      return { created: false, view: this.view(body.parcelId) };
+      return { created: false, view: this.view(body.parcelId, replica) };
     }
     const now = clock.now();
     const { name, phone, email } = body.recipient;
@@ -77,15 +77,14 @@ export class ParcelService {
     });
     notifier?.parcelAnnounced?.({ parcelId: body.parcelId, bankId: body.bankId, at: now });
     notifier?.parcelChanged?.({ parcelId: body.parcelId, bankId: body.bankId, doc: replica.ledger.doc(body.parcelId)!, source: 'cloud' });
-    return { created: true, view: this.view(body.parcelId) };
+    return { created: true, view: this.view(body.parcelId, replica) };
   }
 
   /** Status of a parcel; a carrier sees its own parcels only (others are "not found"). */
   get(who: Principal, parcelId: string): ParcelStatusView {
     const rec = this.deps.store.parcels.get(parcelId);
     if (!rec || (who.role === 'carrier' && rec.carrier !== who.subject)) throw notFound(parcelId);
-    this.deps.replicas.current(rec.bankId, [parcelDocId(parcelId)]);
-    return this.view(parcelId);
+    return this.view(parcelId, this.deps.replicas.current(rec.bankId, [parcelDocId(parcelId)]));
   }
 
   /** Support revokes the parcel's live code; the bank's hub gets it with the next push. */
@@ -111,10 +110,11 @@ export class ParcelService {
     return { parcelId, codeId, revokedAt: at };
   }
 
-  private view(parcelId: string): ParcelStatusView {
-    const { store, replicas, clock, notifier } = this.deps;
+  /** The view of a parcel, from `replica` (its bank's, with the parcel's document current). */
+  private view(parcelId: string, replica: BankReplica): ParcelStatusView {
+    const { store, clock, notifier } = this.deps;
     const rec = store.parcels.get(parcelId)!;
-    const doc = replicas.get(rec.bankId).ledger.doc(parcelId);
+    const doc = replica.ledger.doc(parcelId);
     if (!doc) throw notFound(parcelId);
     const v = toView(doc, clock.now());
     return {

@@ -120,6 +120,15 @@ describe('BankReplicas', () => {
       announce(b, 'bank-1', 'p1'); // no refresh(): the notification is still on its way
       expect(a.get('bank-1').ledger.doc('p1')).toBeUndefined();
       expect(String(a.current('bank-1', ['parcel:p1']).ledger.doc('p1')?.announcement?.trackingNumber)).toBe('t-p1');
+      // Only the documents asked for: another node's write to a second parcel, announced, is
+      // merged by the next get(), not by a request about p1.
+      announce(b, 'bank-2', 'q1');
+      announce(b, 'bank-2', 'q2');
+      a.get('bank-2');
+      announce(b, 'bank-2', 'q3');
+      a.refresh('bank-2', 'parcel:q3');
+      expect(a.current('bank-2', ['parcel:q1']).ledger.doc('q3')).toBeUndefined();
+      expect(a.get('bank-2').ledger.doc('q3')?.announcement).toBeDefined();
       // One node alone reads nothing more than get().
       const alone = new BankReplicas({ db: cloud.store.db, clock: cloud.clock, random: new SeededRandom(3) });
       alone.get('bank-1');
