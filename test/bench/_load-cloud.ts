@@ -1,23 +1,57 @@
 /**
- * The cloud of the `load` bench, in its own process so its memory can be measured alone:
- * `startCloud` with the embedded MQTT broker, as `cubby cloud` runs it (default Automerge heap
- * reserve and bank cache), on a data directory the bench provisioned beforehand. No demo seed,
- * no notification outbox (the bench's hubs do not seal codes, so it would have nothing to send).
+ * The cloud of the `load` bench, in its own process so its memory and CPU can be measured alone.
  *
- * Run with `node --import tsx test/bench/_load-cloud.ts`. Environment: CUBBY_LOAD_DATA,
- * CUBBY_LOAD_MQTT_PORT (0 = any). Prints `READY {"url":…,"mqttUrl":…,"pid":…}`.
+ * Default: `startCloud` with the embedded MQTT broker, as `cubby cloud` runs it (default Automerge
+ * heap reserve and bank cache), on a data directory the bench provisioned beforehand
+ * (CUBBY_LOAD_DATA, CUBBY_LOAD_MQTT_PORT: 0 = any).
+ *
+ * `CUBBY_LOAD_CLUSTER=1` (`load --nodes N`): one cloud node configured from the environment
+ * exactly as `cubby cloud` is — `CUBBY_DATABASE_URL`, `CUBBY_NODE_ID`, `CUBBY_CLOUD_NODES`,
+ * `CUBBY_CLOUD_PORT`, `CUBBY_DATA_DIR`, and the external broker `CUBBY_MQTT_URL` with the cloud's
+ * login `CUBBY_MQTT_CLOUD_SECRET`.
+ *
+ * No demo seed, no notification outbox (the bench's hubs do not seal codes, so it would have
+ * nothing to send). Run with `node --import tsx test/bench/_load-cloud.ts`. Prints
+ * `READY {"url":…,"mqttUrl":…,"pid":…}`.
  */
-import { combineAttachments, startCloud, cloudConfigSchema } from '../../cloud/main.js';
-import { attachMqtt } from '../../cloud/mqtt/attach-mqtt.js';
+import './_v8-flags.js'; // first: Automerge's wasm optimized up front, as in a long-running cloud
+import { combineAttachments, loadCloudConfig, startCloud, cloudConfigSchema } from '../../cloud/main.js';
+import { attachMqtt, mqttSettingsFromEnv } from '../../cloud/mqtt/attach-mqtt.js';
 
+const clustered = process.env.CUBBY_LOAD_CLUSTER === '1';
 let mqttUrl = '';
-const config = cloudConfigSchema.parse({ port: 0, dataDir: process.env.CUBBY_LOAD_DATA });
+const config = clustered ? loadCloudConfig() : cloudConfigSchema.parse({ port: 0, dataDir: process.env.CUBBY_LOAD_DATA });
+const settings = clustered ? mqttSettingsFromEnv() : { port: Number(process.env.CUBBY_LOAD_MQTT_PORT ?? 0), username: 'cubby-cloud', secret: 'load-bench-cloud-secret' };
 const cloud = await startCloud(config, {
   attach: combineAttachments(async (parts) => {
-    const a = await attachMqtt(parts, { port: Number(process.env.CUBBY_LOAD_MQTT_PORT ?? 0), username: 'cubby-cloud', secret: 'load-bench-cloud-secret' });
+    const a = await attachMqtt(parts, settings);
     mqttUrl = a.mqttUrl ?? '';
     return a;
   }),
   log: (m) => process.stderr.write(`cloud: ${m}\n`),
 });
-process.stdout.write(`READY ${JSON.stringify({ url: cloud.url, mqttUrl, pid: process.pid })}\n`);
+// `load --profile=<dir>`: the bench sends SIGUSR2 when its measured window starts and again when
+// it ends; the CPU profile of that window is written to <dir>/<node>.cpuprofile.
+const profileDir = process.env.CUBBY_LOAD_PROFILE_DIR;
+if (profileDir) {
+  const { Session } = await import('node:inspector/promises');
+  const { writeFileSync } = await import('node:fs');
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.setSamplingInterval', { interval: 500 });
+  let profiling = false;
+  process.on('SIGUSR2', () => {
+    profiling = !profiling;
+    if (profiling) void session.post('Profiler.start');
+    else
+      void session.post('Profiler.stop').then(({ profile }) => {
+        writeFileSync(`${profileDir}/${config.nodeId}.cpuprofile`, JSON.stringify(profile));
+        process.stderr.write(`cloud: profile written to ${profileDir}/${config.nodeId}.cpuprofile\n`);
+      });
+  });
+}
+process.stdout.write(`READY ${JSON.stringify({ url: cloud.url, mqttUrl, pid: process.pid, node: config.nodeId })}\n`);
+const stop = () => void cloud.close().then(() => process.exit(0));
+process.once('SIGTERM', stop);
+process.once('SIGINT', stop);

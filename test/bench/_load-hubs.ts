@@ -4,6 +4,11 @@
  * the cloud) and its own MQTT client (`createHubMqtt`, nudges wired to "sync now") — no board,
  * no HTTP server, no SQLite.
  *
+ * `CUBBY_LOAD_CLOUD` is the cloud's URL, or several nodes' URLs comma-separated: each hub's
+ * `SyncClient` gets the whole list (a node that does not serve the bank answers `moved`, counted
+ * apart from refusals), and the carrier's and support's HTTP requests go to the nodes in turn,
+ * as through a load balancer (or, `CUBBY_LOAD_API=owner`, to the node serving the bank).
+ *
  * Driven over IPC by test/bench/load.ts:
  * - on start: connects its hubs (`CUBBY_LOAD_FIRST`..`CUBBY_LOAD_LAST` of `bank-<i>`), a few at a
  *   time, and sends `{type:'ready'}` once every hub has synced once and is on MQTT;
@@ -12,9 +17,12 @@
  *   hub -> acknowledged, or a support revoke (HTTP) -> the hub has it. Each step's latency is one
  *   sample: from the change at one side to the other side having it (hub -> cloud: until the
  *   cloud's acknowledgement reaches the hub, an upper bound of "the cloud has it");
- *   answers `{type:'result', …}`;
+ *   sends `{type:'measuring'}` when the measured stream starts (after the warm-up has drained)
+ *   and answers `{type:'result', …}` with the parcels that completed, for the bench to check
+ *   against the cloud's store;
  * - `{type:'stop'}`: disconnects and exits.
  */
+import { ownerOf, parseNodeList } from '../../cloud/cluster/cluster.js';
 import { createHubMqtt, type HubMqtt } from '../../edge/mqtt/hub-mqtt.js';
 import { SyncClient } from '../../edge/sync/sync-client.js';
 import { DocSet } from '../../shared/ledger/doc-set.js';
@@ -34,6 +42,24 @@ const env = (k: string): string => {
   return v;
 };
 const cloudUrl = env('CUBBY_LOAD_CLOUD');
+const apiUrls = cloudUrl
+  .split(',')
+  .map((u) => u.trim())
+  .filter(Boolean);
+let apiTurn = 0;
+/**
+ * `CUBBY_LOAD_API=owner` with `CUBBY_LOAD_NODES` (the cloud's `CUBBY_CLOUD_NODES`): HTTP requests
+ * go to the node that serves the parcel's bank, as a bank-aware router would.
+ */
+const apiOwner = process.env.CUBBY_LOAD_API === 'owner' ? parseNodeList(env('CUBBY_LOAD_NODES')) : undefined;
+/** The node the next HTTP request about `bankId` goes to. */
+const api = (bankId: string): string => {
+  if (apiOwner) {
+    const owner = ownerOf(bankId, apiOwner.map((n) => n.id));
+    return apiOwner.find((n) => n.id === owner)!.url;
+  }
+  return apiUrls[apiTurn++ % apiUrls.length]!;
+};
 const mqttUrl = env('CUBBY_LOAD_MQTT');
 const first = Number(env('CUBBY_LOAD_FIRST'));
 const last = Number(env('CUBBY_LOAD_LAST'));
@@ -50,7 +76,10 @@ class Hub {
   readonly client: SyncClient;
   readonly mqtt: HubMqtt;
   synced = false;
+  /** Refusals of the sync handshake or of a frame, but `moved`. */
   refused = 0;
+  /** `moved` answers: sent on to the node that serves the bank (expected with several nodes). */
+  moved = 0;
   /** Waiters for a condition on a document, checked on every document the cloud changes. */
   readonly waiters = new Set<() => void>();
   nextCompartment = 1;
@@ -75,7 +104,10 @@ class Hub {
     });
     this.client.on((e) => {
       if (e.type === 'synced') this.synced = true;
-      if (e.type === 'refused') this.refused++;
+      if (e.type === 'refused') {
+        if (e.code === 'moved') this.moved++;
+        else this.refused++;
+      }
       if (e.type === 'doc') for (const w of [...this.waiters]) w();
     });
     this.mqtt = createHubMqtt({
@@ -152,8 +184,10 @@ async function connectAll(): Promise<void> {
 }
 
 async function run(rate: number, seconds: number, warmup: number): Promise<void> {
-  if (warmup > 0) await stream(rate, warmup, 'W'); // JIT, connection pools, caches: not measured
-  send({ type: 'result', ...(await stream(rate, seconds, 'L')) });
+  // JIT, connection pools, caches: not measured — but its failures are failures.
+  const w = warmup > 0 ? await stream(rate, warmup, 'W') : undefined;
+  send({ type: 'measuring' });
+  send({ type: 'result', ...(await stream(rate, seconds, 'L')), warmupErrors: w?.errors ?? [], warmupErrorCount: w?.errorCount ?? 0 });
 }
 
 async function stream(rate: number, seconds: number, prefix: string) {
@@ -163,6 +197,9 @@ async function stream(rate: number, seconds: number, prefix: string) {
   let n = 0;
   const timeout = Number(process.env.CUBBY_LOAD_STEP_TIMEOUT_MS ?? 20_000);
   const refusedBefore = hubs.reduce((s, h) => s + h.refused, 0);
+  const movedBefore = hubs.reduce((s, h) => s + h.moved, 0);
+  /** Parcels whose three steps completed, and how they ended: checked in the cloud's store. */
+  const completed: { bankId: string; parcelId: string; end: 'used' | 'revoked' }[] = [];
   const disconnectsBefore = hubs.reduce((s, h) => s + h.client.stats().connects, 0);
   const pipelines: Promise<void>[] = [];
 
@@ -180,7 +217,7 @@ async function stream(rate: number, seconds: number, prefix: string) {
     };
     try {
       await step('cloudToHub', 'announce', async () => {
-        const res = await fetch(`${cloudUrl}/v1/parcels`, {
+        const res = await fetch(`${api(hub.bankId)}/v1/parcels`, {
           method: 'POST',
           headers: carrier,
           body: JSON.stringify({ parcelId, bankId: hub.bankId, carrier: 'load-carrier', trackingNumber: `T-${parcelId}`, size: 'S', recipient: { name: 'R', email: 'r@example.com' } }),
@@ -200,12 +237,14 @@ async function stream(rate: number, seconds: number, prefix: string) {
           hub.ledger.markUsed(parcelId, str(code.codeId), randomId(random, 8), compartment);
           await acknowledged(hub, `parcel:${parcelId}`, timeout);
         });
+        completed.push({ bankId: hub.bankId, parcelId, end: 'used' });
       } else {
         await step('cloudToHub', 'revoke', async () => {
-          const res = await fetch(`${cloudUrl}/v1/parcels/${parcelId}/revoke`, { method: 'POST', headers: support, body: JSON.stringify({ reason: 'load' }) });
+          const res = await fetch(`${api(hub.bankId)}/v1/parcels/${parcelId}/revoke`, { method: 'POST', headers: support, body: JSON.stringify({ reason: 'load' }) });
           if (res.status !== 200) throw new Error(`revoke answered ${res.status}`);
           await hub.until(() => hub.ledger.doc(parcelId)?.codes[str(code.codeId)]?.revokedAt !== undefined, timeout);
         });
+        completed.push({ bankId: hub.bankId, parcelId, end: 'revoked' });
       }
     } catch {
       // counted in errors
@@ -228,8 +267,9 @@ async function stream(rate: number, seconds: number, prefix: string) {
   const drained = (performance.now() - started) / 1000;
   const refused = hubs.reduce((s, h) => s + h.refused, 0) - refusedBefore;
   const reconnects = hubs.reduce((s, h) => s + h.client.stats().connects, 0) - disconnectsBefore;
+  const moved = hubs.reduce((s, h) => s + h.moved, 0) - movedBefore;
   if (refused > 0) errors.push(`${refused} sync refusal(s)`);
-  return { samples, events, errors: errors.slice(0, 20), errorCount: errors.length, seconds: elapsed, drainedSeconds: drained, parcels: n, reconnects, rssMb: process.memoryUsage().rss / 1048576 };
+  return { samples, events, errors: errors.slice(0, 20), errorCount: errors.length, seconds: elapsed, drainedSeconds: drained, parcels: n, reconnects, moved, completed, rssMb: process.memoryUsage().rss / 1048576 };
 }
 
 process.on('message', (m: { type: string; rate?: number; seconds?: number; warmup?: number }) => {
@@ -241,6 +281,6 @@ process.on('message', (m: { type: string; rate?: number; seconds?: number; warmu
 });
 
 connectAll().then(
-  () => send({ type: 'ready', hubs: hubs.length, rssMb: process.memoryUsage().rss / 1048576 }),
+  () => send({ type: 'ready', hubs: hubs.length, moved: hubs.reduce((s, h) => s + h.moved, 0), refused: hubs.reduce((s, h) => s + h.refused, 0), rssMb: process.memoryUsage().rss / 1048576 }),
   (err: Error) => send({ type: 'error', message: err.stack ?? err.message }),
 );
