@@ -52,7 +52,9 @@ describe('SimBoard over raw Firmata', () => {
   const door1 = cubby4.compartments[0]!;
 
   it('opening the port resets the board: bytes sent while it boots are lost, then it announces itself', async () => {
-    const b = boardWith({ bootGlitchMs: 30 });
+    // A boot long enough that the check below still falls inside it on a machine under heavy
+    // load (with 30 ms, a busy CI runner sometimes saw the board already running).
+    const b = boardWith({ bootGlitchMs: 400 });
     const host = new RawHost(b.connect());
     host.send({ type: 'version-query' });
     await sleep(5);
