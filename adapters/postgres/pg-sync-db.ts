@@ -144,7 +144,11 @@ export class PgSyncDb implements SqlDb {
     void this.worker.terminate();
   }
 
+  /** Statements run so far, by SQL text (for benchmarks and diagnostics). */
+  readonly statements = new Map<string, number>();
+
   private query(c: Compiled, params: unknown[]): { rows: Record<string, unknown>[]; rowCount: number } {
+    this.statements.set(c.text, (this.statements.get(c.text) ?? 0) + 1);
     const r = this.call({ op: 'query', text: c.text, values: bind(c, params) }) as { rows: Record<string, unknown>[]; rowCount: number };
     for (const row of r.rows) for (const k in row) if (row[k] instanceof Uint8Array && !Buffer.isBuffer(row[k])) row[k] = toBuffer(row[k] as Uint8Array);
     return r;

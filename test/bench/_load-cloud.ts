@@ -51,6 +51,25 @@ if (profileDir) {
       });
   });
 }
+// Statements per SQL text over the measured window (the same SIGUSR2 pair), with PostgreSQL.
+{
+  const { PgSyncDb } = await import('../../adapters/postgres/pg-sync-db.js');
+  const { appendFileSync } = await import('node:fs');
+  const db = cloud.store.db;
+  if (db instanceof PgSyncDb && process.env.CUBBY_LOAD_SQL_STATS) {
+    let before: Map<string, number> | undefined;
+    process.on('SIGUSR2', () => {
+      if (!before) {
+        before = new Map(db.statements);
+        return;
+      }
+      const rows = [...db.statements].map(([sql, n]) => [n - (before!.get(sql) ?? 0), sql] as const).filter(([n]) => n > 0).sort((a, b) => b[0] - a[0]);
+      const total = rows.reduce((s, [n]) => s + n, 0);
+      appendFileSync(process.env.CUBBY_LOAD_SQL_STATS!, `${config.nodeId} (${config.nodes.length || 1} node(s)): ${total} statements\n${rows.slice(0, 15).map(([n, sql]) => `  ${String(n).padStart(6)} ${sql.replace(/\s+/g, ' ').slice(0, 160)}`).join('\n')}\n`);
+      before = undefined;
+    });
+  }
+}
 process.stdout.write(`READY ${JSON.stringify({ url: cloud.url, mqttUrl, pid: process.pid, node: config.nodeId })}\n`);
 const stop = () => void cloud.close().then(() => process.exit(0));
 process.once('SIGTERM', stop);

@@ -439,7 +439,7 @@ async function runOne(n: number, rate: number, seconds: number, warmup: number, 
     const measuring = hubProcs[0]!.next('measuring', (warmup + 120) * 1000).then(async () => {
       cpuAtStart = clouds.map((c) => cpuSeconds(c.pid));
       mainCpuAtStart = clouds.map((c) => mainThreadCpuSeconds(c.pid));
-      if (profileDir) for (const c of clouds) c.child.proc.kill('SIGUSR2');
+      if (profileDir || process.env.CUBBY_LOAD_SQL_STATS) for (const c of clouds) c.child.proc.kill('SIGUSR2');
       counting = 'measuring';
       if (dep.kind === 'nodes') {
         dbPids = await backendPids(dep.pgServerUrl, dbName);
@@ -464,7 +464,7 @@ async function runOne(n: number, rate: number, seconds: number, warmup: number, 
     await measuring;
     const cpuAtEnd = clouds.map((c) => cpuSeconds(c.pid));
     const mainCpuAtEnd = clouds.map((c) => mainThreadCpuSeconds(c.pid));
-    if (profileDir) {
+    if (profileDir || process.env.CUBBY_LOAD_SQL_STATS) {
       for (const c of clouds) c.child.proc.kill('SIGUSR2');
       await new Promise((r) => setTimeout(r, 3000)); // the profiles are written
     }
