@@ -13,7 +13,6 @@
 import './_v8-flags.js'; // first: before Automerge's wasm is compiled
 import * as A from '@automerge/automerge';
 import { writeFileSync } from 'node:fs';
-import { Session } from 'node:inspector';
 import { openDatabase, SqliteDocStorage } from '../../adapters/sqlite/sqlite-doc-storage.js';
 import { SqliteSyncStateStore } from '../../adapters/sqlite/sync-state-store.js';
 import { SyncClient } from '../../edge/sync/sync-client.js';
@@ -23,6 +22,7 @@ import { ManualClock, randomId, SeededRandom } from '../../shared/ports.js';
 import { reserveAutomergeHeap } from '../../shared/sync/automerge-heap.js';
 import { ObservedDocStorage } from '../../shared/sync/change-feed.js';
 import { planSyncEvents, type PlanEvent } from './baseline-sync.js';
+import { startProfiler } from './_profiler.js';
 
 /** What the bench sends first. */
 export interface HubInit {
@@ -99,15 +99,6 @@ function play(events: PlanEvent[], step: number): void {
       hub.revoke(e.parcelId, e.reason, codeOf.get(e.parcelId));
     }
   }
-}
-
-async function startProfiler(): Promise<{ stop(): Promise<unknown> }> {
-  const session = new Session();
-  session.connect();
-  const post = (method: string) => new Promise<unknown>((resolve, reject) => session.post(method, (err, res) => (err ? reject(err) : resolve(res))));
-  await post('Profiler.enable');
-  await post('Profiler.start');
-  return { stop: async () => ((await post('Profiler.stop')) as { profile: unknown }).profile };
 }
 
 const handlers: Record<string, (m: any) => Promise<object> | object> = {

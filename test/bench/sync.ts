@@ -36,7 +36,6 @@ import * as A from '@automerge/automerge';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { rmSync, writeFileSync } from 'node:fs';
-import { Session } from 'node:inspector';
 import type { Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -59,20 +58,11 @@ import { applyChunk } from '../../shared/sync/apply-chunk.js';
 import { reserveAutomergeHeap } from '../../shared/sync/automerge-heap.js';
 import type { HubDocCopy, HubInit } from './_sync-hub.js';
 import { planSyncEvents, runBaseline, type PlanEvent } from './baseline-sync.js';
+import { startProfiler } from './_profiler.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const log = (msg: string) => process.stderr.write(`${msg}\n`);
 const arg = (args: string[], name: string, dflt: number) => Number(args.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? dflt);
-
-/** A CPU profile of this process (`--profile=<file>`: open it in Chrome DevTools). */
-async function startProfiler() {
-  const session = new Session();
-  session.connect();
-  const post = (method: string) => new Promise<unknown>((resolve, reject) => session.post(method, (err, res) => (err ? reject(err) : resolve(res))));
-  await post('Profiler.enable');
-  await post('Profiler.start');
-  return { stop: async () => ((await post('Profiler.stop')) as { profile: unknown }).profile };
-}
 
 /**
  * Counts every byte of the server's TCP connections, both ways (HTTP upgrade, WebSocket
