@@ -1,5 +1,6 @@
 import Database from 'better-sqlite3';
 import type { DocStorage } from '../../shared/storage/doc-storage.js';
+import { inTransaction } from '../sql/sql-db.js';
 
 /** How hard SQLite works to make a commit survive power loss. */
 export type Durability = 'FULL' | 'NORMAL';
@@ -95,8 +96,7 @@ export class SqliteDocStorage implements DocStorage {
   }
 
   transaction<T>(fn: () => T): T {
-    if (this.db.inTransaction) return fn();
-    return this.db.transaction(fn).immediate();
+    return inTransaction(this.db, fn);
   }
 
   sizeBytes(): number {

@@ -1,4 +1,4 @@
-import { migrate, type SqlDb } from '../sql/sql-db.js';
+import { inTransaction, migrate, type SqlDb } from '../sql/sql-db.js';
 import type { SyncStateStore } from '../../shared/sync/sync-state-store.js';
 
 /**
@@ -50,7 +50,6 @@ export class SqliteSyncStateStore implements SyncStateStore {
   }
 
   transaction<T>(fn: () => T): T {
-    if (this.db.inTransaction) return fn();
-    return this.db.transaction(fn).immediate();
+    return inTransaction(this.db, fn);
   }
 }

@@ -58,7 +58,6 @@ export function openCloudStore(location: string, opts: CloudStoreOptions = {}): 
       KeyStore.migrate(db);
       ParcelRegistry.migrate(db);
       BankDirectory.migrate(db);
-      SqliteSyncStateStore.migrate(db);
     });
   } catch (err) {
     db.close();

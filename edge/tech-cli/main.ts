@@ -14,6 +14,7 @@ import { NoAnswer, processIo, type Io } from './prompt.js';
 import { renderSelftest, runSelftest } from './selftest.js';
 import { configDir, loadSession, removeSession, saveSession, type Saved } from './session.js';
 import { renderStatus, type Status } from './status.js';
+import type { AuditEvent } from '../../shared/ledger/audit-log.js';
 
 /** Exit codes (also in {@link USAGE}). */
 export const EXIT = {
@@ -27,15 +28,6 @@ export const EXIT = {
   denied: 4,
   unreachable: 5,
 } as const;
-
-interface AuditEvent {
-  at: number;
-  type: string;
-  actor: string;
-  compartment?: number;
-  parcelId?: string;
-  detail?: string;
-}
 
 export async function main(argv: string[], io: Io = processIo(), env: NodeJS.ProcessEnv = process.env): Promise<void> {
   let json = argv.includes('--json');

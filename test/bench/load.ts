@@ -70,7 +70,8 @@ import { openCloudStore } from '../../cloud/store/cloud-store.js';
 import { TEST_ARGON2 } from '../../shared/codes/hasher.js';
 import { usedAt } from '../../shared/ledger/parcel-doc.js';
 import { SeededRandom, systemClock } from '../../shared/ports.js';
-import { startMosquitto, freePort } from '../support/mosquitto.js';
+import { freePort } from '../support/free-port.js';
+import { startMosquitto } from '../support/mosquitto.js';
 import { startPostgres } from '../support/postgres-server.js';
 import { log, percentile, round } from './run.js';
 

@@ -34,7 +34,8 @@ import { randomId, SeededRandom, systemClock } from '../../shared/ports.js';
 import { ObservedDocStorage } from '../../shared/sync/change-feed.js';
 import { MemoryDocStorage } from '../../shared/storage/doc-storage.js';
 import { MemorySyncStateStore } from '../../shared/sync/sync-state-store.js';
-import { startMosquitto, freePort, type RunningMosquitto } from '../support/mosquitto.js';
+import { freePort } from '../support/free-port.js';
+import { startMosquitto, type RunningMosquitto } from '../support/mosquitto.js';
 import { freshDatabase } from '../support/postgres-server.js';
 
 const BANKS = 50;

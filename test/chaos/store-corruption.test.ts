@@ -34,6 +34,7 @@ import { cloudServer, type CloudServer } from '../sync/ws-fixture.js';
 import { serve } from '@hono/node-server';
 import type { Server } from 'node:http';
 import { str } from '../../shared/ledger/str.js';
+import { freePort } from '../support/free-port.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'cubby-corrupt-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -335,17 +336,6 @@ describe('rebuilding from the cloud', () => {
     expect(hub.store.ledger.view('P-2')?.codes[0]?.state).toBe('revoked');
   });
 });
-
-async function freePort(): Promise<number> {
-  const { createServer } = await import('node:net');
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 async function waitUntilAsync(pred: () => Promise<boolean>, what: string, ms = 10_000): Promise<void> {
   const until = Date.now() + ms;

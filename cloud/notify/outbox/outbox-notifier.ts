@@ -1,3 +1,4 @@
+import { inTransaction } from '../../../adapters/sql/sql-db.js';
 import { codeState, currentCompartment, liveCode, type ParcelDoc } from '../../../shared/ledger/parcel-doc.js';
 import { str } from '../../../shared/ledger/str.js';
 import type { Clock } from '../../../shared/ports.js';
@@ -107,8 +108,7 @@ export class OutboxNotifier implements CloudNotifier {
   }
 
   private transaction<T>(fn: () => T): T {
-    const db = this.deps.store.db;
-    return db.inTransaction ? fn() : db.transaction(fn).immediate();
+    return inTransaction(this.deps.store.db, fn);
   }
 
   private guard(fn: () => void): void {
