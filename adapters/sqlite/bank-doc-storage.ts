@@ -44,6 +44,7 @@ export class BankDocStorage implements DocStorage {
       ? {
           insert: db.prepare("INSERT INTO bank_doc_chunks (bank_id, doc_id, seq, bytes) VALUES (?, ?, nextval('bank_doc_chunks_seq'), ?) RETURNING seq"),
           delSeen: db.prepare('DELETE FROM bank_doc_chunks WHERE bank_id = ? AND doc_id = ? AND seq = ANY(?)'),
+          unseen: db.prepare('SELECT seq, bytes FROM bank_doc_chunks WHERE bank_id = ? AND doc_id = ? AND seq <> ALL(?) ORDER BY seq'),
         }
       : undefined;
   }
@@ -83,6 +84,20 @@ export class BankDocStorage implements DocStorage {
     const rows = this.stmts.one.all(this.bankId, docId) as { seq: number; bytes: Buffer }[];
     for (const r of rows) this.saw(docId, r.seq);
     return rows.length ? rows.map((r) => new Uint8Array(r.bytes)) : undefined;
+  }
+
+  /**
+   * PostgreSQL: the chunks of `docId` other nodes wrote since this adapter loaded or wrote it
+   * (by `seq`: any it has not seen, whatever their order of commit). Usually none, so a node
+   * checking that its copy is current reads a few bytes instead of the whole document.
+   */
+  get loadUnseen(): ((docId: string) => Uint8Array[]) | undefined {
+    if (!this.pg) return undefined;
+    return (docId) => {
+      const rows = this.pgStmts!.unseen.all(this.bankId, docId, [...(this.seen.get(docId) ?? [])]) as { seq: number; bytes: Buffer }[];
+      for (const r of rows) this.saw(docId, r.seq);
+      return rows.map((r) => new Uint8Array(r.bytes));
+    };
   }
 
   append(docId: string, chunk: Uint8Array): void {

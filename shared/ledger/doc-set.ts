@@ -159,6 +159,25 @@ export class DocSet {
    * change was persisted when it was made, so the merged version is exactly what is stored.
    */
   refresh<T>(id: string): A.Doc<T> | undefined {
+    const known = this.docs.get(id);
+    const unseen = known && this.storage.loadUnseen?.(id);
+    if (known && unseen) {
+      // Only what the other writers added: usually nothing, and then no Automerge work at all.
+      if (unseen.length === 0) return undefined;
+      const before = A.getHeads(known.doc);
+      const doc = A.loadIncremental(known.doc, concat(unseen));
+      known.doc = doc;
+      // Every change a chunk builds on is in some stored chunk (a writer stores all it has;
+      // compaction writes its snapshot before deleting what it covers), and this replica holds
+      // every chunk it has seen. Should that ever not hold, the whole document is read below.
+      if (A.getMissingDeps(doc, []).length === 0) {
+        if (sameHeads(A.getHeads(doc), before)) return undefined;
+        known.savedHeads = A.getHeads(doc);
+        known.chunks += unseen.length;
+        known.bytes += unseen.reduce((n, c) => n + c.length, 0);
+        return doc as A.Doc<T>;
+      }
+    }
     const chunks = this.storage.load(id);
     if (!chunks) return undefined;
     const bytes = chunks.reduce((n, c) => n + c.length, 0);

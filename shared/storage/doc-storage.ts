@@ -17,6 +17,12 @@ export interface DocStorage {
   loadAll(): Map<string, Uint8Array[]>;
   /** One document's chunks, or undefined when it is not stored. */
   load(docId: string): Uint8Array[] | undefined;
+  /**
+   * Optional, for a storage other processes write too (several cloud nodes on one
+   * PostgreSQL): the chunks of `docId` this adapter has neither loaded nor written — what the
+   * other writers added since — in any order; empty when there are none.
+   */
+  loadUnseen?(docId: string): Uint8Array[];
   /** Append an incremental chunk to a document (creating it). */
   append(docId: string, chunk: Uint8Array): void;
   /** Replace every chunk of a document with one snapshot (compaction). */

@@ -30,6 +30,10 @@ export class ObservedDocStorage implements DocStorage, ChangeFeed {
   load(docId: string): Uint8Array[] | undefined {
     return this.inner.load(docId);
   }
+  get loadUnseen(): ((docId: string) => Uint8Array[]) | undefined {
+    const inner = this.inner;
+    return inner.loadUnseen && ((docId) => inner.loadUnseen!(docId));
+  }
   append(docId: string, chunk: Uint8Array): void {
     this.inner.append(docId, chunk);
     this.written(docId);

@@ -57,7 +57,7 @@
  * synchronous_commit on) on the same disk.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -190,6 +190,21 @@ function statCpu(path: string): number {
 const cpuSeconds = (pid: number): number => statCpu(`/proc/${pid}/stat`);
 /** …of its main thread alone (JavaScript; the rest is the PostgreSQL worker thread, V8's compiler and GC threads). */
 const mainThreadCpuSeconds = (pid: number): number => statCpu(`/proc/${pid}/task/${pid}/stat`);
+/** …by thread name (`/proc/<pid>/task/<tid>/comm`: `node` is the main thread, V8's helpers are `V8 DefaultWorke`, libuv's `libuv-worker`, …). */
+function threadCpuSeconds(pid: number): Map<string, number> {
+  const out = new Map<string, number>();
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      const name = tid === String(pid) ? 'main' : `+${Number(tid) - pid}`;
+      out.set(name, (out.get(name) ?? 0) + statCpu(`/proc/${pid}/task/${tid}/stat`));
+    }
+  } catch {
+    // gone
+  }
+  return out;
+}
+const threadDelta = (end: Map<string, number>, start: Map<string, number>): Record<string, number> =>
+  Object.fromEntries([...end].map(([k, v]) => [k, round(v - (start.get(k) ?? 0), 2)]).filter(([, v]) => (v as number) > 0));
 
 /** Register `n` banks (device secret `bank-<i>-secret`, 24 compartments) and the two tokens. */
 async function provision(location: string, n: number): Promise<void> {
@@ -435,11 +450,13 @@ async function runOne(n: number, rate: number, seconds: number, warmup: number, 
     // has drained) to the last one's result (every pipeline of the stream finished).
     let cpuAtStart: number[] = [];
     let mainCpuAtStart: number[] = [];
+    let threadsAtStart: Map<string, number>[] = [];
     let dbPids: number[] = [];
     let dbCpuAtStart = new Map<number, number>();
     const measuring = hubProcs[0]!.next('measuring', (warmup + 120) * 1000).then(async () => {
       cpuAtStart = clouds.map((c) => cpuSeconds(c.pid));
       mainCpuAtStart = clouds.map((c) => mainThreadCpuSeconds(c.pid));
+      threadsAtStart = clouds.map((c) => threadCpuSeconds(c.pid));
       if (profileDir || process.env.CUBBY_LOAD_SQL_STATS) for (const c of clouds) c.child.proc.kill('SIGUSR2');
       counting = 'measuring';
       if (dep.kind === 'nodes') {
@@ -465,6 +482,7 @@ async function runOne(n: number, rate: number, seconds: number, warmup: number, 
     await measuring;
     const cpuAtEnd = clouds.map((c) => cpuSeconds(c.pid));
     const mainCpuAtEnd = clouds.map((c) => mainThreadCpuSeconds(c.pid));
+    const threadsAtEnd = clouds.map((c) => threadCpuSeconds(c.pid));
     if (profileDir || process.env.CUBBY_LOAD_SQL_STATS) {
       for (const c of clouds) c.child.proc.kill('SIGUSR2');
       await new Promise((r) => setTimeout(r, 3000)); // the profiles are written
@@ -517,7 +535,7 @@ async function runOne(n: number, rate: number, seconds: number, warmup: number, 
         sync_p99_ms,
         ...common,
         cloud_rss_mb: round(peakRss, 1),
-        per_node: clouds.map((c, i) => ({ node: c.node, cpu_s: round(cpuPerNode[i]!, 2), main_thread_cpu_s: round(mainCpuAtEnd[i]! - mainCpuAtStart[i]!, 2), rss_mb: round(peakPerNode[i]!, 1) })),
+        per_node: clouds.map((c, i) => ({ node: c.node, cpu_s: round(cpuPerNode[i]!, 2), main_thread_cpu_s: round(mainCpuAtEnd[i]! - mainCpuAtStart[i]!, 2), threads_cpu_s: threadDelta(threadsAtEnd[i]!, threadsAtStart[i]!), rss_mb: round(peakPerNode[i]!, 1) })),
         db_cpu_s: round(dbCpu, 2),
         moved_redirects: movedAtConnect + results.reduce((s, r) => s + r.moved, 0),
         moved_during_run: results.reduce((s, r) => s + r.moved, 0),

@@ -11,6 +11,7 @@ import { SqliteSyncStateStore } from '../../../adapters/sqlite/sync-state-store.
 import { OutboxStore } from '../../../cloud/notify/outbox/outbox-store.js';
 import { DOC_CHANNEL, openCloudStore, type CloudStore } from '../../../cloud/store/cloud-store.js';
 import { TEST_ARGON2 } from '../../../shared/codes/hasher.js';
+import { DocSet } from '../../../shared/ledger/doc-set.js';
 import { cloudStoreContract, outboxRow } from '../../contracts/cloud-store.contract.js';
 import { docStorageContract } from '../../contracts/doc-storage.contract.js';
 import { syncStateContract } from '../../contracts/sync-state-store.contract.js';
@@ -143,6 +144,55 @@ describe('PostgreSQL with several cloud nodes', () => {
     expect(chunks).toHaveLength(2);
     expect(chunks).toContainEqual([1, 3]);
     expect(chunks).toContainEqual([2]);
+  });
+
+  it('loadUnseen gives only the chunks another node wrote since, even one with a lower seq committed later', () => {
+    const a = connect();
+    const b = connect();
+    BankDocStorage.migrate(a);
+    const sa = new BankDocStorage(a, 'bank-unseen');
+    const sb = new BankDocStorage(b, 'bank-unseen');
+    sa.append('d', new Uint8Array([1]));
+    expect(sb.load('d')!.map((c) => [...c])).toEqual([[1]]);
+    expect(sb.loadUnseen!('d')).toEqual([]);
+    sb.append('d', new Uint8Array([2])); // its own write: seen
+    expect(sb.loadUnseen!('d')).toEqual([]);
+    // a takes a seq inside an open transaction; b's next write gets a higher one and commits first.
+    a.transaction(() => {
+      sa.append('d', new Uint8Array([3]));
+      sb.append('d', new Uint8Array([4]));
+      expect(sb.loadUnseen!('d')).toEqual([]); // a's write is not committed yet
+    })();
+    expect(sb.loadUnseen!('d').map((c) => [...c])).toEqual([[3]]);
+    expect(sb.loadUnseen!('d')).toEqual([]);
+    // A compaction by a: the snapshot is new to b, the chunks it replaced are gone.
+    sa.load('d');
+    sa.replace('d', new Uint8Array([1, 2, 3, 4]));
+    expect(sb.loadUnseen!('d').map((c) => [...c])).toEqual([[1, 2, 3, 4]]);
+    expect(new BankDocStorage(b, 'bank-unseen').loadUnseen!('nothing')).toEqual([]);
+  });
+
+  it('DocSet.refresh merges only what another node added, and nothing when it added nothing', () => {
+    const a = connect();
+    const b = connect();
+    BankDocStorage.migrate(a);
+    const da = new DocSet(new BankDocStorage(a, 'bank-refresh'), 'aaaa');
+    da.create<{ n: Record<string, number> }>('doc', { n: {} });
+    da.change<{ n: Record<string, number> }>('doc', 'one', (d) => void (d.n.a = 1));
+    const storageB = new BankDocStorage(b, 'bank-refresh');
+    const db = new DocSet(storageB, 'bbbb');
+    expect(db.refresh('doc')).toBeUndefined(); // loaded just now: nothing new
+    da.change<{ n: Record<string, number> }>('doc', 'two', (d) => void (d.n.b = 2));
+    db.change<{ n: Record<string, number> }>('doc', 'three', (d) => void (d.n.c = 3));
+    let loaded = 0;
+    const load = storageB.load.bind(storageB);
+    storageB.load = (id) => (loaded++, load(id));
+    const merged = db.refresh<{ n: Record<string, number> }>('doc');
+    expect(merged?.n).toEqual({ a: 1, b: 2, c: 3 });
+    expect(loaded).toBe(0); // only the unseen chunk was read
+    expect(db.refresh('doc')).toBeUndefined();
+    // Everything b holds is what the database holds.
+    expect(new DocSet(new BankDocStorage(b, 'bank-refresh'), 'cccc').get<{ n: object }>('doc')?.n).toEqual({ a: 1, b: 2, c: 3 });
   });
 
   it('a node writing a snapshot of a document it never loaded (it created it too, not knowing) keeps the other node’s chunks', () => {
