@@ -186,6 +186,29 @@ function statCpu(path: string): number {
   }
 }
 
+/** System CPU seconds (in the kernel: syscalls, wake-ups) of a process so far, every thread. */
+function sysSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[12]) / CLK_TCK;
+  } catch {
+    return 0;
+  }
+}
+/** Context switches (voluntary + involuntary) of every thread of a process so far. */
+function contextSwitches(pid: number): number {
+  let n = 0;
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      const st = readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8');
+      for (const m of st.matchAll(/ctxt_switches:\s+(\d+)/g)) n += Number(m[1]);
+    }
+  } catch {
+    // gone
+  }
+  return n;
+}
+
 /** CPU seconds a process has used so far, every thread. */
 const cpuSeconds = (pid: number): number => statCpu(`/proc/${pid}/stat`);
 /** …of its main thread alone (JavaScript; the rest is the PostgreSQL worker thread, V8's compiler and GC threads). */
@@ -451,12 +474,16 @@ async function runOne(n: number, rate: number, seconds: number, warmup: number, 
     let cpuAtStart: number[] = [];
     let mainCpuAtStart: number[] = [];
     let threadsAtStart: Map<string, number>[] = [];
+    let sysAtStart: number[] = [];
+    let switchesAtStart: number[] = [];
     let dbPids: number[] = [];
     let dbCpuAtStart = new Map<number, number>();
     const measuring = hubProcs[0]!.next('measuring', (warmup + 120) * 1000).then(async () => {
       cpuAtStart = clouds.map((c) => cpuSeconds(c.pid));
       mainCpuAtStart = clouds.map((c) => mainThreadCpuSeconds(c.pid));
       threadsAtStart = clouds.map((c) => threadCpuSeconds(c.pid));
+      sysAtStart = clouds.map((c) => sysSeconds(c.pid));
+      switchesAtStart = clouds.map((c) => contextSwitches(c.pid));
       if (profileDir || process.env.CUBBY_LOAD_SQL_STATS) for (const c of clouds) c.child.proc.kill('SIGUSR2');
       counting = 'measuring';
       if (dep.kind === 'nodes') {
@@ -483,6 +510,8 @@ async function runOne(n: number, rate: number, seconds: number, warmup: number, 
     const cpuAtEnd = clouds.map((c) => cpuSeconds(c.pid));
     const mainCpuAtEnd = clouds.map((c) => mainThreadCpuSeconds(c.pid));
     const threadsAtEnd = clouds.map((c) => threadCpuSeconds(c.pid));
+    const sysAtEnd = clouds.map((c) => sysSeconds(c.pid));
+    const switchesAtEnd = clouds.map((c) => contextSwitches(c.pid));
     if (profileDir || process.env.CUBBY_LOAD_SQL_STATS) {
       for (const c of clouds) c.child.proc.kill('SIGUSR2');
       await new Promise((r) => setTimeout(r, 3000)); // the profiles are written
@@ -535,7 +564,7 @@ async function runOne(n: number, rate: number, seconds: number, warmup: number, 
         sync_p99_ms,
         ...common,
         cloud_rss_mb: round(peakRss, 1),
-        per_node: clouds.map((c, i) => ({ node: c.node, cpu_s: round(cpuPerNode[i]!, 2), main_thread_cpu_s: round(mainCpuAtEnd[i]! - mainCpuAtStart[i]!, 2), threads_cpu_s: threadDelta(threadsAtEnd[i]!, threadsAtStart[i]!), rss_mb: round(peakPerNode[i]!, 1) })),
+        per_node: clouds.map((c, i) => ({ node: c.node, cpu_s: round(cpuPerNode[i]!, 2), main_thread_cpu_s: round(mainCpuAtEnd[i]! - mainCpuAtStart[i]!, 2), threads_cpu_s: threadDelta(threadsAtEnd[i]!, threadsAtStart[i]!), sys_cpu_s: round(sysAtEnd[i]! - sysAtStart[i]!, 2), context_switches: switchesAtEnd[i]! - switchesAtStart[i]!, rss_mb: round(peakPerNode[i]!, 1) })),
         db_cpu_s: round(dbCpu, 2),
         moved_redirects: movedAtConnect + results.reduce((s, r) => s + r.moved, 0),
         moved_during_run: results.reduce((s, r) => s + r.moved, 0),
