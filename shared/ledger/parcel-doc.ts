@@ -218,7 +218,15 @@ export function parcelStatus(doc: ParcelDoc, now: number): ParcelStatus {
   if (codes.some((c) => usedAt(c) !== undefined)) return 'picked_up';
   const newest = codesNewestFirst(doc)[0];
   if (newest && codeState(doc, newest, now) === 'expired') return 'expired';
+  // Revoked and never replaced: once its pickup window is over, nobody can collect the parcel
+  // any more, so it goes back like an expired one (before that, support may still issue a new code).
+  if (newest && revokedPastWindow(doc, newest, now)) return 'expired';
   return 'deposited';
+}
+
+/** `code` is revoked and its pickup window (`expiresAt`) is over. */
+export function revokedPastWindow(doc: ParcelDoc, code: CodeRecord, now: number): boolean {
+  return codeState(doc, code, now) === 'revoked' && now >= code.expiresAt;
 }
 
 /** The live (active) code of a parcel, if any. */

@@ -14,6 +14,7 @@ import {
   isFinished,
   liveCode,
   parcelStatus,
+  revokedPastWindow,
   type Announcement,
   type CodeRecord,
   type CodeView,
@@ -226,12 +227,19 @@ export class ParcelLedger {
     return target;
   }
 
-  /** Expiry sweep: record `expiredAt` on every code past its expiry. Returns the parcels now due for return. */
+  /**
+   * Expiry sweep: record `expiredAt` on every code past its expiry — and on a parcel's newest
+   * code when it was revoked and never replaced, once its pickup window is over (the parcel can
+   * no longer be collected). Returns the parcels now due for return, each once.
+   */
   expire(): string[] {
     const now = this.clock.now();
     const due: string[] = [];
     for (const d of [...this.all()]) {
-      const stale = Object.values(d.codes).filter((c) => c.expiredAt === undefined && codeState(d, c, now) === 'expired');
+      const newest = codesNewestFirst(d)[0];
+      const stale = Object.values(d.codes).filter(
+        (c) => c.expiredAt === undefined && (codeState(d, c, now) === 'expired' || (c === newest && d.deposit !== undefined && revokedPastWindow(d, c, now))),
+      );
       if (stale.length === 0) continue;
       this.change(d.parcelId, 'expire', (m) => {
         for (const c of stale) m.codes[str(c.codeId)]!.expiredAt = now;

@@ -201,6 +201,29 @@ describe('ParcelLedger operations', () => {
     expect(t.ledger.expire()).toEqual(['p1']);
   });
 
+  it('expire: a parcel whose code was revoked and never replaced is due for return once its pickup window is over', () => {
+    const t = testLedger();
+    const revoked = depositWithCode(t, 'p1', 1, '001');
+    const replaced = depositWithCode(t, 'p2', 2, '002');
+    t.ledger.revoke('p1', 'support: wrong recipient', revoked);
+    t.ledger.revoke('p2', 'support: phone changed', replaced);
+    t.clock.advance(HOUR);
+    t.ledger.issueCode('p2', { selector: '777', hash: 'h', issuer: 'cloud' }); // a new code: collectable again
+    expect(t.ledger.view('p1')!.status).toBe('deposited'); // support may still issue a new code
+    expect(t.ledger.expire()).toEqual([]);
+
+    t.clock.advance(DEFAULT_CODE_TTL_MS - HOUR);
+    expect(t.ledger.view('p1')!.status).toBe('expired');
+    expect(t.ledger.expire()).toEqual(['p1']);
+    expect(t.ledger.expire()).toEqual([]); // recorded: not due twice
+    // The code still reads as revoked (what the person at the locker is told), with the time it lapsed.
+    expect(t.ledger.view('p1')!.codes[0]).toMatchObject({ state: 'revoked' });
+    expect(t.ledger.doc('p1')!.codes[revoked]!.expiredAt).toBe(t.clock.now());
+    expect(t.ledger.view('p2')!.status).toBe('deposited');
+    t.clock.advance(HOUR);
+    expect(t.ledger.expire()).toEqual(['p2']); // its new code's window ends an hour later
+  });
+
   it('relocate: the parcel and its code move to the new compartment', () => {
     const t = testLedger();
     depositWithCode(t, 'p1', 4);
