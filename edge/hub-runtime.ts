@@ -33,8 +33,10 @@ export interface HubRuntimeOptions {
   throttlePolicy?: ThrottlePolicy;
   /** Link state from the sync client, when there is one. */
   connectivity?: () => Connectivity;
-  /** How often the expiry sweep runs. Default 60 s. */
+  /** How often the expiry sweep (and the abandoned-deposit sweep) runs. Default 60 s. */
   sweepEveryMs?: number;
+  /** A deposit not confirmed this long after its door opened is settled by the hub (`DepositService.sweepAbandoned`). Default 10 min. */
+  abandonedDepositAfterMs?: number;
   /** How often the file on disk is checked for damage (`PRAGMA quick_check`, fresh connection). Default 10 min; 0: never. */
   integrityCheckEveryMs?: number;
   /** The store was found damaged while running (the hub answers 503 `store_corrupted` from then on). */
@@ -94,6 +96,14 @@ export async function startHub(opts: HubRuntimeOptions): Promise<HubRuntime> {
     } catch (err) {
       if (!store.health.observe(err)) log(`expiry sweep failed: ${(err as Error).message}`);
     }
+    services.deposit.sweepAbandoned(clock.now(), opts.abandonedDepositAfterMs ?? 10 * 60_000).then(
+      (done) => {
+        for (const [depositId, what] of done) if (what !== 'door_open') log(`deposit ${depositId} not confirmed by its courier: ${what}`);
+      },
+      (err: Error) => {
+        if (!store.health.observe(err)) log(`abandoned-deposit sweep failed: ${err.message}`);
+      },
+    );
   }, opts.sweepEveryMs ?? 60_000);
   sweep.unref();
   const checkStore = (): string | undefined => {

@@ -39,6 +39,8 @@ interface PendingRow {
 export class DepositService {
   private readonly stmts;
   private readonly confirming = new Set<string>();
+  /** Pending deposits already reported with their door left open (see `sweepAbandoned`). */
+  private readonly leftOpen = new Set<string>();
   /** Opens in flight, by parcel id. */
   private readonly opening = new Map<string, { courierId: string; result: Promise<{ compartment: number; depositId: string }> }>();
 
@@ -152,7 +154,46 @@ export class DepositService {
     throw new Conflict('no_free_compartment', `No working compartment of size ${req.size} or larger is free. Try a larger size or another locker.`);
   }
 
-  async confirm(depositId: string): Promise<{ parcelId: string; compartment: number; codeIssued: true }> {
+  /**
+   * Deposits a courier opened and never confirmed (walked away without pressing Done), once
+   * `afterMs` passed since the door opened — so a parcel is never left in a locker without a
+   * code, and a compartment is never held by a deposit nobody will finish:
+   * - door closed and the parcel detected: confirmed as the courier would have (the code is
+   *   issued and sent), with a `deposit_auto_confirmed` event;
+   * - door closed and empty: the deposit is dropped and the compartment is free again
+   *   (`deposit_abandoned`);
+   * - door still open: left pending, and `deposit_door_left_open` is recorded once, so a
+   *   technician is sent (the sweep looks again next time);
+   * - board unreachable: nothing is decided.
+   * Returns what it did, by deposit id.
+   */
+  async sweepAbandoned(now: number, afterMs: number): Promise<Map<string, 'confirmed' | 'abandoned' | 'door_open'>> {
+    const { bank, events } = this.deps;
+    const done = new Map<string, 'confirmed' | 'abandoned' | 'door_open'>();
+    if (!bank.health().connected) return done;
+    for (const row of this.stmts.all.all() as PendingRow[]) {
+      if (now - row.opened_at < afterMs || this.confirming.has(row.deposit_id) || this.opening.has(row.parcel_id)) continue;
+      const status = bank.status(row.compartment);
+      const base = { compartment: row.compartment, parcelId: row.parcel_id };
+      if (status.door === 'closed' && status.occupied) {
+        await this.confirm(row.deposit_id, { auto: true });
+        done.set(row.deposit_id, 'confirmed');
+      } else if (status.door === 'closed') {
+        this.stmts.del.run(row.deposit_id);
+        events.emit({ type: 'deposit_abandoned', actor: 'hub', ...base, detail: `courier ${row.courier_id} opened the door and left it empty` });
+        done.set(row.deposit_id, 'abandoned');
+      } else {
+        if (!this.leftOpen.has(row.deposit_id)) {
+          this.leftOpen.add(row.deposit_id);
+          events.emit({ type: 'deposit_door_left_open', actor: 'hub', ...base, detail: `courier ${row.courier_id} did not finish the deposit` });
+        }
+        done.set(row.deposit_id, 'door_open');
+      }
+    }
+    return done;
+  }
+
+  async confirm(depositId: string, opts: { auto?: boolean } = {}): Promise<{ parcelId: string; compartment: number; codeIssued: true }> {
     const { store, bank, hasher, random, events } = this.deps;
     const row = this.stmts.byId.get(depositId) as PendingRow | undefined;
     if (!row) {
@@ -194,7 +235,11 @@ export class DepositService {
     } finally {
       this.confirming.delete(depositId);
     }
+    this.leftOpen.delete(depositId);
     events.emit({ type: 'deposit', actor: `courier:${row.courier_id}`, compartment: row.compartment, parcelId: row.parcel_id });
+    if (opts.auto) {
+      events.emit({ type: 'deposit_auto_confirmed', actor: 'hub', compartment: row.compartment, parcelId: row.parcel_id, detail: `courier ${row.courier_id} closed the door without pressing Done` });
+    }
     return { parcelId: row.parcel_id, compartment: row.compartment, codeIssued: true };
   }
 }

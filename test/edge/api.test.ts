@@ -269,6 +269,40 @@ describe('deposit and pickup', () => {
     expect(h.store.ledger.doc('p-1')?.codes ?? {}).toEqual({});
   });
 
+  test('a courier who walks away without pressing Done: after 10 min the hub confirms a closed, occupied compartment, frees a closed empty one, and reports a door left open once', async () => {
+    h = await createTestApp();
+    const open = async (parcelId: string) => json(await h.post('/api/courier/deposit', { courierId: COURIER.id, secret: COURIER.secret, parcelId, size: 'S' }));
+    const inside = await open('p-in');
+    const empty = await open('p-empty');
+    const ajar = await open('p-ajar');
+    await putParcelIn(h.sim, inside.compartment);
+    await takeParcelOut(h.sim, empty.compartment);
+    const AFTER = 10 * 60_000;
+    expect((await h.services.deposit.sweepAbandoned(h.clock.now() + AFTER - 1, AFTER)).size).toBe(0); // too early: the courier may still press Done
+    expect((await health()).compartments.free).toBe(9);
+
+    h.manual.advance(AFTER);
+    const done = await h.services.deposit.sweepAbandoned(h.clock.now(), AFTER);
+    expect(Object.fromEntries(done)).toEqual({ [inside.depositId]: 'confirmed', [empty.depositId]: 'abandoned', [ajar.depositId]: 'door_open' });
+    // The parcel that is in the locker has its code (sealed for the cloud, which sends it) and opens with it.
+    expect(h.store.ledger.doc('p-in')?.deposit?.compartment).toBe(inside.compartment);
+    expect((await pickup(h.readCode('p-in'))).status).toBe(200);
+    // The empty one is free again; the courier's late Done is told so, and nothing was issued.
+    expect(h.store.ledger.doc('p-empty')?.deposit).toBeUndefined();
+    await expectApiError(await h.post(`/api/courier/deposit/${empty.depositId}/confirm`), 404, 'deposit_not_found');
+    expect(h.services.deposit.pendingCompartments()).toEqual(new Set([ajar.compartment]));
+    const types = (t: string) => h.store.audit.since(0).filter((e) => e.type === t);
+    expect(types('deposit_auto_confirmed')).toEqual([expect.objectContaining({ parcelId: 'p-in', compartment: inside.compartment, actor: 'hub' })]);
+    expect(types('deposit_abandoned')).toEqual([expect.objectContaining({ parcelId: 'p-empty', compartment: empty.compartment })]);
+
+    // The open door is reported once, however often the sweep runs; closed with the parcel in, it is confirmed.
+    await h.services.deposit.sweepAbandoned(h.clock.now(), AFTER);
+    expect(types('deposit_door_left_open')).toEqual([expect.objectContaining({ parcelId: 'p-ajar', compartment: ajar.compartment })]);
+    await putParcelIn(h.sim, ajar.compartment);
+    expect(Object.fromEntries(await h.services.deposit.sweepAbandoned(h.clock.now(), AFTER))).toEqual({ [ajar.depositId]: 'confirmed' });
+    expect(h.services.deposit.pendingCompartments().size).toBe(0);
+  });
+
   test('deposit with a wrong courier secret or an unknown courier: 401, no door moves', async () => {
     h = await createTestApp();
     const body = { courierId: COURIER.id, secret: 'not-the-secret', parcelId: 'p-1', size: 'S' };
