@@ -1,34 +1,11 @@
-import { bankIdSchema, type BankId } from '../../shared/ids.js';
+import { bankIdSchema } from '../../shared/ids.js';
+import { TOPIC_ROOT } from '../../shared/mqtt/topics.js';
 
 /**
- * The MQTT topic scheme of API.md and the access rules the broker enforces for a bank's
- * device credential. Pure functions: the embedded broker calls them, and the Mosquitto
+ * The access rules the broker enforces for a bank's device credential, over the topic scheme
+ * of shared/mqtt/topics.ts. Pure functions: the embedded broker calls them, and the Mosquitto
  * ACL file (`pattern readwrite cubby/banks/%u/#`) expresses the same subtree rule.
- *
- *   cubby/banks/{bankId}/presence   hub -> cloud, retained, last will `offline`
- *   cubby/banks/{bankId}/events     hub -> cloud (never a code)
- *   cubby/banks/{bankId}/telemetry  hub -> cloud
- *   cubby/banks/{bankId}/cmd        cloud -> hub only
  */
-export const TOPIC_ROOT = 'cubby/banks';
-
-/** The leaves under a bank's subtree that Cubby uses. */
-export type BankTopicLeaf = 'presence' | 'events' | 'telemetry' | 'cmd';
-
-/** `cubby/banks/{bankId}/{leaf}`. */
-export function bankTopic(bankId: BankId | string, leaf: BankTopicLeaf): string {
-  return `${TOPIC_ROOT}/${bankId}/${leaf}`;
-}
-
-/** Split `cubby/banks/{bankId}/{leaf}` into its parts; undefined for any other topic. */
-export function parseBankTopic(topic: string): { bankId: BankId; leaf: string } | undefined {
-  const parts = topic.split('/');
-  if (parts.length !== 4 || `${parts[0]}/${parts[1]}` !== TOPIC_ROOT) return undefined;
-  const id = bankIdSchema.safeParse(parts[2]);
-  if (!id.success || !parts[3]) return undefined;
-  return { bankId: id.data, leaf: parts[3] };
-}
-
 /**
  * A device username is a bank id; anything else (notably `+`, `#` or `/`, which would turn
  * the subtree rule below into a wildcard) is refused before its password is even checked.

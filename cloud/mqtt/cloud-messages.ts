@@ -6,17 +6,6 @@ import { z } from 'zod';
  * a `bankId` field inside a payload is never trusted.
  */
 
-/** Retained presence (`.../presence`): `online` at connect, `offline` as last will or at a clean stop. */
-export const presenceMessageSchema = z.object({
-  state: z.enum(['online', 'offline']),
-  /** Hub time of the change; absent in a last will. */
-  at: z.number().optional(),
-  /** Which network connection of the hub this is about (stale wills are recognised by it). */
-  conn: z.string().max(100).optional(),
-  reason: z.string().max(100).optional(),
-});
-export type PresenceMessage = z.infer<typeof presenceMessageSchema>;
-
 /** A hub event (`.../events`): a JSON object with at least a type and the hub's time. */
 export const hubEventSchema = z.looseObject({
   type: z.string().min(1).max(64),

@@ -3,12 +3,11 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { BadRequest } from '../../shared/errors.js';
 import { bankIdSchema } from '../../shared/ids.js';
 import type { Clock } from '../../shared/ports.js';
-import { bankTopic, parseBankTopic, TOPIC_ROOT } from './bank-acl.js';
+import { bankTopic, parseBankTopic, presenceMessageSchema, TOPIC_ROOT } from '../../shared/mqtt/topics.js';
 import { BrokerUnavailable, type BankCommand, type BankCommandSender } from './bank-command-sender.js';
 import {
   hubEventSchema,
   parsePayload,
-  presenceMessageSchema,
   telemetrySchema,
   type HubEventMessage,
 } from './cloud-messages.js';

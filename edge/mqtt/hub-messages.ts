@@ -2,32 +2,10 @@ import { z } from 'zod';
 import { signedCommandSchema, type SignedCommand } from '../../shared/crypto/signed-command.js';
 
 /**
- * What the hub sends and receives over MQTT (API.md "MQTT topics"), hub side. The cloud
- * parses the same JSON with its own schemas (`cloud/mqtt/cloud-messages.ts`); the two meet
- * only on the wire, as the contract says.
+ * What the hub sends and receives over MQTT (API.md "MQTT topics"), hub side. The topic
+ * scheme and the presence message are shared with the cloud (shared/mqtt/topics.ts); the
+ * commands the hub acts on are parsed here.
  */
-
-/** `cubby/banks/{bankId}/{leaf}`. */
-export function hubTopic(bankId: string, leaf: 'presence' | 'events' | 'telemetry' | 'cmd'): string {
-  return `cubby/banks/${bankId}/${leaf}`;
-}
-
-/**
- * Retained presence. `conn` names one network connection of the hub, so that a last will
- * arriving late (a session taken over by the hub's own reconnect) is recognisable as stale.
- */
-export type Presence =
-  | { state: 'online'; at: number; conn: string }
-  /** The last will the broker publishes when the connection dies: no time is known then. */
-  | { state: 'offline'; conn: string; reason: 'connection_lost' }
-  /** Published by `stop()` before a clean disconnect. */
-  | { state: 'offline'; conn: string; reason: 'stopped'; at: number };
-
-export const presenceSchema = z.object({
-  state: z.enum(['online', 'offline']),
-  conn: z.string().max(100).optional(),
-  at: z.number().optional(),
-});
 
 /** Cloud -> hub: "sync now" (a revocation or new config is waiting). */
 export interface SyncNudge {

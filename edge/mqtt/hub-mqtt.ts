@@ -2,15 +2,8 @@ import { randomBytes } from 'node:crypto';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { Clock } from '../../shared/ports.js';
 import { safeJson } from './event-guard.js';
-import {
-  hubCommandSchema,
-  hubTopic,
-  presenceSchema,
-  type HubMqttEvent,
-  type HubTelemetry,
-  type OpenCommand,
-  type Presence,
-} from './hub-messages.js';
+import { hubCommandSchema, type HubMqttEvent, type HubTelemetry, type OpenCommand } from './hub-messages.js';
+import { bankTopic, presenceMessageSchema, type Presence } from '../../shared/mqtt/topics.js';
 import { ConnectionWaiters } from '../../shared/mqtt/connection-waiters.js';
 
 /** Options of {@link createHubMqtt}. */
@@ -100,10 +93,10 @@ function errorName(err: Error & { code?: unknown }): string {
 /** Create the hub's MQTT link. Nothing happens until `start()`. */
 export function createHubMqtt(opts: HubMqttOptions): HubMqtt {
   const t = {
-    presence: hubTopic(opts.bankId, 'presence'),
-    events: hubTopic(opts.bankId, 'events'),
-    telemetry: hubTopic(opts.bankId, 'telemetry'),
-    cmd: hubTopic(opts.bankId, 'cmd'),
+    presence: bankTopic(opts.bankId, 'presence'),
+    events: bankTopic(opts.bankId, 'events'),
+    telemetry: bankTopic(opts.bankId, 'telemetry'),
+    cmd: bankTopic(opts.bankId, 'cmd'),
   };
   const basePeriod = opts.reconnectPeriodMs ?? 2000;
   const jittered = () => Math.round(basePeriod * (1 + Math.random()));
@@ -135,7 +128,7 @@ export function createHubMqtt(opts: HubMqttOptions): HubMqtt {
     if (topic === t.presence) {
       // A stale last will (an older connection of ours, taken over by this one) must not
       // leave the bank marked offline: say we are online again.
-      const p = presenceSchema.safeParse(json);
+      const p = presenceMessageSchema.safeParse(json);
       if (p.success && p.data.state === 'offline' && p.data.conn !== conn() && st.connected && !stopping) publishOnline(c);
       return;
     }

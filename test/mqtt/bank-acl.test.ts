@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { canBankPublish, canBankSubscribe, isBankClientId, parseBankTopic } from '../../cloud/mqtt/bank-acl.js';
+import { canBankPublish, canBankSubscribe, isBankClientId } from '../../cloud/mqtt/bank-acl.js';
+import { parseBankTopic } from '../../shared/mqtt/topics.js';
 import { mosquittoAcl } from '../../cloud/mqtt/mosquitto-config.js';
 import { externalMqttUrl } from '../../cloud/mqtt/mqtt-url.js';
 
