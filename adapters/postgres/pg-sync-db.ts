@@ -109,11 +109,13 @@ export class PgSyncDb implements SqlDb {
   transaction<T>(fn: () => T): TransactionFn<T> {
     const run = (() => {
       if (this.depth > 0) return fn();
+      this.count('BEGIN');
       this.call({ op: 'exec', text: 'BEGIN' });
       this.depth++;
       try {
         const out = fn();
         this.depth--;
+        this.count('COMMIT');
         this.call({ op: 'exec', text: 'COMMIT' });
         return out;
       } catch (err) {
@@ -147,8 +149,12 @@ export class PgSyncDb implements SqlDb {
   /** Statements run so far, by SQL text (for benchmarks and diagnostics). */
   readonly statements = new Map<string, number>();
 
+  private count(text: string): void {
+    this.statements.set(text, (this.statements.get(text) ?? 0) + 1);
+  }
+
   private query(c: Compiled, params: unknown[]): { rows: Record<string, unknown>[]; rowCount: number } {
-    this.statements.set(c.text, (this.statements.get(c.text) ?? 0) + 1);
+    this.count(c.text);
     const r = this.call({ op: 'query', text: c.text, values: bind(c, params) }) as { rows: Record<string, unknown>[]; rowCount: number };
     for (const row of r.rows) for (const k in row) if (row[k] instanceof Uint8Array && !Buffer.isBuffer(row[k])) row[k] = toBuffer(row[k] as Uint8Array);
     return r;
