@@ -44,13 +44,40 @@ export function notDeposited(f: ParcelFacts): Finding {
   if (f.deposit) ev.push({ at: f.deposit.at, text: `deposited in compartment ${f.deposit.compartment}` });
   else ev.push({ text: `no deposit recorded by the locker${f.bank.lastSyncAt !== null ? ` as of its last sync (${iso(f.bank.lastSyncAt)})` : ' (it never synced)'}` });
   if (f.returnedAt !== undefined) ev.push({ at: f.returnedAt, text: 'taken back by a courier: returned to sender' });
+  const attempt = f.deposit ? undefined : lastDepositAttempt(f);
+  if (attempt) ev.push(...attempt.evidence);
   const holds = !f.deposit || f.returnedAt !== undefined;
   const lastException = f.exceptions[f.exceptions.length - 1];
   let action = 'wait for deposit: the code is sent the moment the courier closes the door';
   if (f.returnedAt !== undefined) action = 'contact the carrier: the parcel was returned to sender';
   else if (lastException) action = `contact the carrier about its exception ("${lastException.reason}"); wait for deposit`;
+  else if (attempt) action = attempt.action;
   else if (!f.bank.online) action += ' (the locker is offline: a deposit made there shows up here when it reconnects)';
   return finding('not_deposited', holds, ev, action);
+}
+
+/**
+ * The last time a courier opened a door for the parcel, and how it ended, from the locker's
+ * events (the parcel is not deposited, so it did not end with a deposit).
+ */
+function lastDepositAttempt(f: ParcelFacts): { evidence: Evidence[]; action: string } | undefined {
+  const opened = [...f.lockerEvents].reverse().find((e) => e.type === 'deposit_door_opened');
+  if (!opened) return undefined;
+  const after = f.lockerEvents.filter((e) => e.at >= opened.at && e.compartment === opened.compartment);
+  const n = opened.compartment;
+  const evidence: Evidence[] = [{ at: opened.at, text: `a courier opened compartment ${n} for this parcel` }];
+  const abandoned = after.find((e) => e.type === 'deposit_abandoned');
+  if (abandoned) {
+    evidence.push({ at: abandoned.at, text: `compartment ${n} was found closed and empty: the courier left without the parcel, the deposit was cancelled` });
+    return { evidence, action: `contact the carrier: its courier opened compartment ${n} but did not leave the parcel` };
+  }
+  const leftOpen = after.find((e) => e.type === 'deposit_door_left_open');
+  if (leftOpen) {
+    evidence.push({ at: leftOpen.at, text: `compartment ${n} was still open when the deposit should have been finished` });
+    return { evidence, action: `send someone to close compartment ${n}: the parcel gets its code once the door is closed with the parcel inside` };
+  }
+  evidence.push({ text: 'the courier has not finished the deposit yet' });
+  return { evidence, action: 'wait for deposit: the code is sent once the door is closed with the parcel inside (the locker finishes it by itself 10 min after the door opened)' };
 }
 
 /** 2. Deposited, but no usable code. */

@@ -12,6 +12,9 @@ import type { OutboxStore } from '../notify/outbox/outbox-store.js';
 import { diagnose } from './diagnose.js';
 import { DEFAULT_DIAGNOSIS_SETTINGS, type Diagnosis, type DiagnosisSettings, type ParcelFacts } from './diagnosis.js';
 
+/** How far before the announcement (or the deposit) the locker's events about a parcel are read: a courier may come before the announcement. */
+const LOCKER_EVENTS_BEFORE_MS = 7 * 24 * 3600_000;
+
 /** What {@link DiagnosisService} reads. */
 export interface DiagnosisServiceDeps {
   store: CloudStore;
@@ -64,6 +67,9 @@ export class DiagnosisService {
       codes: view.codes,
       exceptions: view.exceptions,
       returnedAt: view.returnedAt,
+      lockerEvents: replica.audit
+        .forParcel(parcelId, Math.min(view.announcement?.at ?? now, view.deposit?.at ?? now, now) - LOCKER_EVENTS_BEFORE_MS)
+        .map((e) => ({ at: e.at, type: e.type, ...(e.compartment !== undefined ? { compartment: e.compartment } : {}) })),
       contact: contact && {
         ...(contact.phone ? { phone: maskPhone(contact.phone) } : {}),
         ...(contact.email ? { email: maskEmail(contact.email) } : {}),

@@ -80,6 +80,12 @@ export interface ParcelFacts {
   codes: CodeView[];
   exceptions: { at: number; reason: string }[];
   returnedAt?: number;
+  /**
+   * What the locker recorded about the parcel (its audit log, as synced), oldest first: door
+   * opened for a deposit, deposit abandoned, door left open, deposit confirmed by the hub…
+   * Types and times only, never who.
+   */
+  lockerEvents: { at: number; type: string; compartment?: number }[];
   /** Masked contact; absent when the cloud holds none. */
   contact?: { phone?: string; email?: string; preferences: ChannelName[] };
   /** Preferred channels this cloud can use for the contact, in order. */

@@ -85,6 +85,18 @@ export class AuditLog {
     return out.sort((a, b) => a.at - b.at || (a.id < b.id ? -1 : 1)).slice(-limit);
   }
 
+  /** The events about parcel `parcelId` at or after `since`, oldest first. */
+  forParcel(parcelId: string, since: number): AuditEvent[] {
+    const out: AuditEvent[] = [];
+    for (const id of this.docs.ids()) {
+      if (!id.startsWith(`${AUDIT_PREFIX}${this.bankId}:`)) continue;
+      const d = this.docs.get<AuditDayDoc>(id)!;
+      if (d.day < dayOf(since)) continue;
+      for (const [eid, e] of Object.entries(d.events)) if (e.at >= since && e.parcelId !== undefined && str(e.parcelId) === parcelId) out.push(auditEventOf(eid, e));
+    }
+    return out.sort((a, b) => a.at - b.at || (a.id < b.id ? -1 : 1));
+  }
+
   /** Drop whole days older than `retentionMs` that the cloud holds. */
   prune(retentionMs: number, acknowledged: (docId: string) => boolean): number {
     const cutoff = dayOf(this.clock.now() - retentionMs);

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Diagnosis, Finding } from '../../../cloud/diagnosis/diagnosis.js';
 import { main as supportCli } from '../../../cloud/support-cli/main.js';
-import { COURIER, HUB_OPEN_TIMEOUT_MS, json } from '../../support/hub.js';
+import { COURIER, HUB_OPEN_TIMEOUT_MS, json, takeParcelOut } from '../../support/hub.js';
 import { BANK, codeIn, EMAIL, PHONE, startSystem, SUPPORT_TOKEN, type TestSystem } from '../../e2e/system.js';
 
 /**
@@ -52,6 +52,33 @@ describe('diagnosis of every cause, for real', () => {
     d = await diagnose(sys, 'P-ND');
     expect(finding(d, 'not_deposited').action).toMatch(/^contact the carrier about its exception \("address problem/);
     expect(evidence(finding(d, 'not_deposited'))).toContain('carrier exception: address problem');
+  });
+
+  it('not_deposited: a courier opened a door and walked away -> in progress, then "left open" or "left without the parcel", each from the locker\'s own events', async () => {
+    sys = await startSystem({ hub: true });
+    const hub = sys.hub!;
+    const audit = () => sys!.cloud.replicas.get(BANK).audit.since(0).map((e) => e.type);
+    const open = async (parcelId: string) => (await json(await hub.post('/api/courier/deposit', { courierId: COURIER.id, secret: COURIER.secret, parcelId, size: 'S' }))) as { compartment: number };
+    await sys.announce('P-AB');
+    await sys.announce('P-AJ');
+    const empty = await open('P-AB');
+    const ajar = await open('P-AJ');
+    await sys.until(() => audit().filter((t) => t === 'deposit_door_opened').length === 2, 'the door openings reach the cloud');
+    let d = await diagnose(sys, 'P-AB');
+    expect(finding(d, 'not_deposited')).toMatchObject({ holds: true, action: expect.stringMatching(/^wait for deposit: .*finishes it by itself 10 min/) });
+    expect(evidence(finding(d, 'not_deposited'))).toContain(`a courier opened compartment ${empty.compartment} for this parcel | the courier has not finished the deposit yet`);
+
+    // The courier closes one door with nothing inside and leaves the other open; 10 min later the hub's sweep settles both.
+    await takeParcelOut(hub.sim, empty.compartment);
+    sys.manual.advance(10 * 60_000);
+    await hub.services.deposit.sweepAbandoned(sys.manual.now(), 10 * 60_000);
+    await sys.until(() => audit().includes('deposit_abandoned') && audit().includes('deposit_door_left_open'), 'the outcome reaches the cloud');
+    d = await diagnose(sys, 'P-AB');
+    expect(finding(d, 'not_deposited').action).toBe(`contact the carrier: its courier opened compartment ${empty.compartment} but did not leave the parcel`);
+    expect(evidence(finding(d, 'not_deposited'))).toContain('found closed and empty');
+    d = await diagnose(sys, 'P-AJ');
+    expect(finding(d, 'not_deposited').action).toMatch(new RegExp(`^send someone to close compartment ${ajar.compartment}`));
+    expect(JSON.stringify(d)).not.toContain(COURIER.id); // the locker's events say what happened, not who
   });
 
   it('code_generation_failed: a deposit with no code arrives from the hub -> "resend"; the resent code opens the door', async () => {

@@ -19,6 +19,7 @@ function facts(over: Partial<ParcelFacts> = {}): ParcelFacts {
     compartment: 3,
     codes: [{ codeId: 'c1', selector: '123', state: 'active', issuedAt: T0, expiresAt: T0 + 72 * 3600_000, issuer: 'hub', usedAfterRevoke: false, openFailures: 0 }],
     exceptions: [],
+    lockerEvents: [],
     contact: { phone: '+49 ••• ••• 5678', preferences: ['sms'] },
     usableChannels: ['sms'],
     configuredChannels: ['sms', 'email'],
