@@ -24,6 +24,11 @@ interface Compiled {
   /** Positional: how many `?`; named: the names in `$n` order. */
   names: string[] | null;
   count: number;
+  /**
+   * The name it is prepared under on this connection (see `query`); a new one after the
+   * server dropped the plan (a column added under a `SELECT *`).
+   */
+  statement?: string;
 }
 
 /**
@@ -45,6 +50,7 @@ export class PgSyncDb implements SqlDb {
   /** The number of the last call the worker answered (see `call`). */
   private readonly signal = new Int32Array(new SharedArrayBuffer(4));
   private seq = 0;
+  private statementSeq = 0;
   private readonly compiled = new Map<string, Compiled>();
   private readonly listeners = new Set<(channel: string, payload: string) => void>();
   private readonly timeoutMs: number;
@@ -153,9 +159,27 @@ export class PgSyncDb implements SqlDb {
     this.statements.set(text, (this.statements.get(text) ?? 0) + 1);
   }
 
+  /**
+   * Every statement the stores prepare runs as a named prepared statement of the connection:
+   * PostgreSQL parses and plans it once, not at every call. When the server refuses a plan it
+   * cached (`0A000`, "cached plan must not change result type": another node migrated a table
+   * under a `SELECT *`), the statement is prepared again under a new name; outside a
+   * transaction the call is retried once, inside one the error goes to the caller (the
+   * transaction is aborted anyway) and the next call prepares afresh.
+   */
   private query(c: Compiled, params: unknown[]): { rows: Record<string, unknown>[]; rowCount: number } {
     this.count(c.text);
-    const r = this.call({ op: 'query', text: c.text, values: bind(c, params) }) as { rows: Record<string, unknown>[]; rowCount: number };
+    const values = bind(c, params);
+    c.statement ??= `cubby_${++this.statementSeq}`;
+    let r: { rows: Record<string, unknown>[]; rowCount: number };
+    try {
+      r = this.call({ op: 'query', name: c.statement, text: c.text, values }) as typeof r;
+    } catch (err) {
+      if (!(err instanceof PgError && err.code === '0A000' && err.message.includes('cached plan'))) throw err;
+      c.statement = `cubby_${++this.statementSeq}`;
+      if (this.depth > 0) throw err;
+      r = this.call({ op: 'query', name: c.statement, text: c.text, values }) as typeof r;
+    }
     for (const row of r.rows) for (const k in row) if (row[k] instanceof Uint8Array && !Buffer.isBuffer(row[k])) row[k] = toBuffer(row[k] as Uint8Array);
     return r;
   }

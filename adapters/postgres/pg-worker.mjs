@@ -39,7 +39,7 @@ async function handle(msg) {
       return null;
     }
     case 'query': {
-      const r = await client.query({ text: msg.text, values: msg.values });
+      const r = await client.query({ name: msg.name, text: msg.text, values: msg.values });
       return { rows: r.rows ?? [], rowCount: r.rowCount ?? 0 };
     }
     case 'exec': {

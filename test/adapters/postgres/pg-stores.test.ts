@@ -238,6 +238,25 @@ describe('PostgreSQL with several cloud nodes', () => {
     }
   });
 
+  it('statements are prepared once per connection, and prepared again when another node changes the table under them', () => {
+    const a = connect();
+    const b = connect();
+    a.exec('DROP TABLE IF EXISTS prep_t; CREATE TABLE prep_t (id INTEGER PRIMARY KEY, v TEXT)');
+    a.prepare('INSERT INTO prep_t (id, v) VALUES (?, ?)').run(1, 'one');
+    const all = a.prepare('SELECT * FROM prep_t WHERE id = ?');
+    expect(all.get(1)).toEqual({ id: 1, v: 'one' });
+    const named = (b.prepare("SELECT count(*) AS n FROM pg_prepared_statements").get() as { n: number }).n;
+    expect(named).toBe(1); // b: only this very statement
+    expect((a.prepare('SELECT count(*) AS n FROM pg_prepared_statements').get() as { n: number }).n).toBe(3); // the INSERT, the SELECT and this one; DDL is not prepared
+    // Another node migrates the table: a's cached plan of SELECT * no longer fits.
+    b.exec('ALTER TABLE prep_t ADD COLUMN w TEXT');
+    expect(all.get(1)).toEqual({ id: 1, v: 'one', w: null });
+    // Inside a transaction the refusal reaches the caller once; the next call works.
+    b.exec('ALTER TABLE prep_t ADD COLUMN x TEXT');
+    expect(() => a.transaction(() => all.get(1))()).toThrow(/cached plan/);
+    expect(all.get(1)).toEqual({ id: 1, v: 'one', w: null, x: null });
+  });
+
   it('errors carry SQLSTATE, leave the connection usable, and parameters are checked', () => {
     const db = connect();
     db.exec('CREATE TABLE IF NOT EXISTS uniq (k TEXT PRIMARY KEY)');
