@@ -3,7 +3,8 @@
 //
 // Protocol: the main thread posts { id, op, ... } on `port` and sleeps on `signal[0]` with
 // Atomics.wait until it holds `id`; this thread posts the answer { id, ... } on `port`, then
-// sets signal[0] = id and notifies.
+// sets signal[0] = id and notifies. A message marked `quiet` (BEGIN) is not answered and not
+// waited for: the next message runs after it, and gets its error instead if it failed.
 // LISTEN notifications go to the main thread's event loop through `parentPort`.
 import { parentPort, workerData } from 'node:worker_threads';
 import pg from 'pg';
@@ -56,8 +57,19 @@ async function handle(msg) {
   }
 }
 
+/** A quiet message still running (or failed): the next message waits for it. */
+let quiet;
+
 port.on('message', (msg) => {
-  handle(msg).then(
+  const before = quiet;
+  quiet = undefined;
+  const run = before ? before.then(() => handle(msg)) : handle(msg);
+  if (msg.quiet) {
+    quiet = run.then(() => undefined);
+    quiet.catch(() => {}); // reported to the next message
+    return;
+  }
+  run.then(
     (result) => answer(msg.id, { result }),
     (err) => answer(msg.id, { error: { message: err?.message ?? String(err), code: err?.code, detail: err?.detail } }),
   );
