@@ -234,7 +234,14 @@ test(`broker restart and flapping links: presence, nudges and sync recover; noth
   const parcelId = `F${++n}`;
   expect((await fetch(`${cloud.url}/v1/parcels`, { method: 'POST', headers: CARRIER, body: JSON.stringify({ parcelId, bankId: 'bank-1', carrier: DEMO.carrierName, trackingNumber: 'T-nudge', size: 'S', recipient: { name: 'R', email: 'r@example.com' } }) })).status).toBe(201);
   acked.announced.set(parcelId, 'bank-1');
-  const free = Array.from({ length: 24 }, (_, k) => k + 1).filter((c) => !h1.t.ledger.occupancy().has(c));
+  const occupied = h1.t.ledger.occupancy();
+  let free = Array.from({ length: 24 }, (_, k) => k + 1).filter((c) => !occupied.has(c));
+  if (free.length === 0) {
+    // A fast run filled all 24 compartments (revoked parcels stay until returned): a courier takes one back.
+    const [compartment, taken] = [...occupied][0]!;
+    h1.t.ledger.markReturned(taken);
+    free = [compartment];
+  }
   h1.t.ledger.depositAndIssue(parcelId, { depositId: `d-${parcelId}`, compartment: free[0]!, courierId: 'courier-1', size: 'S' }, { selector: freeSelector(h1.t), hash: FAKE_HASH, issuer: 'hub' });
   await waitFor(() => !!cloud!.replicas.get('bank-1').ledger.doc(parcelId)?.deposit, 'the deposit at the cloud');
   h1.proxy.cut();
