@@ -2,6 +2,7 @@ import { Hono } from 'hono';
 import { installErrorHandling } from '../shared/http/errors-middleware.js';
 import type { Clock, Random } from '../shared/ports.js';
 import type { BankReplicas } from './bank-replicas.js';
+import { forwardToOwner, type OwnerLookup } from './cluster/forward-to-owner.js';
 import { bearerAuth, type AuthEnv } from './http/auth.js';
 import type { CloudKeys } from './keys.js';
 import type { BankCommandSender, BankPresence, CloudNotifier } from './ports.js';
@@ -36,6 +37,13 @@ export interface CloudDeps {
   maxBodyBytes?: number;
   /** Where unexpected errors go (never request bodies). */
   log?: (err: unknown) => void;
+  /**
+   * Several cloud nodes: requests about a bank are passed on to the node serving it
+   * (cluster/forward-to-owner.ts). Absent: one node serves everything.
+   */
+  cluster?: OwnerLookup;
+  /** Where the cluster forwarder reports an owner that did not answer. */
+  clusterLog?: (msg: string) => void;
 }
 
 /**
@@ -46,6 +54,7 @@ export interface CloudDeps {
 export function createCloudApp(deps: CloudDeps): Hono<AuthEnv> {
   const app = new Hono<AuthEnv>();
   installErrorHandling(app, { maxBodyBytes: deps.maxBodyBytes ?? CLOUD_MAX_BODY_BYTES, log: deps.log });
+  if (deps.cluster) app.use('*', forwardToOwner({ cluster: deps.cluster, bankOfParcel: (id) => deps.store.parcels.bankOf(id), log: deps.clusterLog }));
   // Per route, so an unknown path is a 404 even without a token.
   const auth = bearerAuth(deps.store.credentials);
   app.route('/', parcelRoutes(new ParcelService(deps), auth));

@@ -197,7 +197,20 @@ export async function startCloud(given: CloudConfigInput, ext: CloudExtensions =
   const { commands, notifier } = attached;
 
   const sync = new SyncServer({ store, replicas, clock, random, notifier, log, cluster });
-  const app = createCloudApp({ store, replicas, clock, random, keys, presence: sync.presence, commands, notifier, routes: attached.routes, log: (err) => log(`error: ${String(err)}`) });
+  const app = createCloudApp({
+    store,
+    replicas,
+    clock,
+    random,
+    keys,
+    presence: sync.presence,
+    commands,
+    notifier,
+    routes: attached.routes,
+    log: (err) => log(`error: ${String(err)}`),
+    cluster,
+    clusterLog: log,
+  });
   const server = await new Promise<Server>((resolve, reject) => {
     const s = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () => resolve(s as Server)) as Server;
     s.once('error', reject);

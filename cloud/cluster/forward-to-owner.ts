@@ -1,0 +1,94 @@
+import type { MiddlewareHandler } from 'hono';
+import type { ClusterNode } from './cluster.js';
+
+/** Set on a request one node passes to another: the receiver serves it, whatever it thinks of ownership. */
+export const FORWARDED_HEADER = 'x-cubby-forwarded-by';
+/** Set on every answer of a clustered node: which node served the request. */
+export const SERVED_BY_HEADER = 'x-cubby-served-by';
+
+/** The part of the cluster the forwarder needs (cloud/cluster/cluster.ts). */
+export interface OwnerLookup {
+  readonly self: ClusterNode;
+  owner(bankId: string): ClusterNode;
+}
+
+export interface ForwardOptions {
+  cluster: OwnerLookup;
+  /** The bank a parcel belongs to (the parcel registry, in the shared database). */
+  bankOfParcel(parcelId: string): string | undefined;
+  /** How long to wait for the owner before serving the request here. Default 5 s. */
+  timeoutMs?: number;
+  log?: (msg: string) => void;
+}
+
+const BANK_PATH = /^\/v1\/banks\/([^/]+)(?:\/|$)/;
+const PARCEL_PATH = /^\/v1\/(?:parcels|recipients)\/([^/]+)(?:\/|$)/;
+/** Bodies that name the bank or the parcel instead of the path. */
+const BODY_ROUTES: Record<string, 'bankId' | 'parcelId'> = { '/v1/parcels': 'bankId', '/v1/self-service/diagnosis': 'parcelId' };
+const HOP_BY_HOP = ['connection', 'keep-alive', 'transfer-encoding', 'content-length', 'host'];
+
+/**
+ * Several cloud nodes: a carrier's or support's request about a bank goes to the node that
+ * serves the bank (the one its hub syncs with), so a bank's documents live in ONE node's memory
+ * and every write to them is made there and reaches the hub at once. Any node still answers any
+ * request — this node passes it on, as it came (the owner checks the token), and relays the
+ * answer; when the owner does not answer within `timeoutMs` (it is dying, or the membership is
+ * changing), this node serves the request itself, which is always correct (documents are CRDTs
+ * in the shared database), only costlier. A request passed on once is never passed on again.
+ * Requests about no bank in particular (channel health, receipts, the help page) are served
+ * where they arrive.
+ */
+export function forwardToOwner(opts: ForwardOptions): MiddlewareHandler {
+  const { cluster } = opts;
+  return async (c, next) => {
+    c.header(SERVED_BY_HEADER, cluster.self.id);
+    if (c.req.header(FORWARDED_HEADER)) return next();
+    const path = c.req.path;
+    let bankId = BANK_PATH.exec(path)?.[1];
+    let body: string | undefined;
+    if (!bankId) {
+      let parcelId = PARCEL_PATH.exec(path)?.[1];
+      const field = c.req.method === 'POST' ? BODY_ROUTES[path] : undefined;
+      if (field) {
+        body = await c.req.text();
+        const value = parseField(body, field);
+        if (field === 'bankId') bankId = value;
+        else parcelId = value;
+      }
+      if (!bankId && parcelId) bankId = opts.bankOfParcel(decodeURIComponent(parcelId));
+    } else bankId = decodeURIComponent(bankId);
+    if (!bankId) return next();
+    const owner = cluster.owner(bankId);
+    if (owner.id === cluster.self.id) return next();
+
+    const url = new URL(c.req.url);
+    const target = new URL(url.pathname + url.search, owner.url);
+    const headers = new Headers(c.req.raw.headers);
+    for (const h of HOP_BY_HOP) headers.delete(h);
+    headers.set(FORWARDED_HEADER, cluster.self.id);
+    let res: Response;
+    try {
+      res = await fetch(target, {
+        method: c.req.method,
+        headers,
+        body: c.req.method === 'GET' || c.req.method === 'HEAD' ? undefined : (body ?? (await c.req.text())),
+        signal: AbortSignal.timeout(opts.timeoutMs ?? 5000),
+      });
+    } catch (err) {
+      opts.log?.(`cluster: node ${owner.id} did not take a request about ${bankId} (${(err as Error).message}); serving it here`);
+      return next();
+    }
+    const out = new Headers(res.headers);
+    for (const h of HOP_BY_HOP) out.delete(h);
+    return new Response(await res.arrayBuffer(), { status: res.status, headers: out });
+  };
+}
+
+function parseField(body: string, field: string): string | undefined {
+  try {
+    const v = (JSON.parse(body) as Record<string, unknown>)?.[field];
+    return typeof v === 'string' ? v : undefined;
+  } catch {
+    return undefined; // the route answers the malformed body
+  }
+}
