@@ -40,6 +40,19 @@ const HOP_BY_HOP = ['connection', 'keep-alive', 'transfer-encoding', 'content-le
  */
 export function forwardToOwner(opts: ForwardOptions): MiddlewareHandler {
   const { cluster } = opts;
+  // A parcel never changes banks: remember where each one is (bounded), so passing a request
+  // on costs no database read.
+  const banks = new Map<string, string>();
+  const bankOfParcel = (parcelId: string): string | undefined => {
+    const known = banks.get(parcelId);
+    if (known !== undefined) return known;
+    const bank = opts.bankOfParcel(parcelId);
+    if (bank !== undefined) {
+      if (banks.size >= 100_000) banks.clear();
+      banks.set(parcelId, bank);
+    }
+    return bank;
+  };
   return async (c, next) => {
     c.header(SERVED_BY_HEADER, cluster.self.id);
     if (c.req.header(FORWARDED_HEADER)) return next();
@@ -55,7 +68,7 @@ export function forwardToOwner(opts: ForwardOptions): MiddlewareHandler {
         if (field === 'bankId') bankId = value;
         else parcelId = value;
       }
-      if (!bankId && parcelId) bankId = opts.bankOfParcel(decodeURIComponent(parcelId));
+      if (!bankId && parcelId) bankId = bankOfParcel(decodeURIComponent(parcelId));
     } else bankId = decodeURIComponent(bankId);
     if (!bankId) return next();
     const owner = cluster.owner(bankId);

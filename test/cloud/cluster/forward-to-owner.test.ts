@@ -48,7 +48,7 @@ describe('a request about a bank goes to the node serving it', () => {
     const { n1 } = await twoNodes();
     const created = await n1.request('/v1/parcels', { method: 'POST', headers: CARRIER, body: announce('P-FWD', 'bank-1') });
     expect([created.status, created.headers.get(SERVED_BY_HEADER)]).toEqual([201, 'n2']);
-    expect((await created.json()).parcelId).toBe('P-FWD');
+    expect(((await created.json()) as { parcelId: string }).parcelId).toBe('P-FWD');
 
     const read = await n1.request('/v1/parcels/P-FWD', { headers: CARRIER });
     expect([read.status, read.headers.get(SERVED_BY_HEADER)]).toEqual([200, 'n2']); // the bank found through the parcel registry
@@ -56,7 +56,7 @@ describe('a request about a bank goes to the node serving it', () => {
     expect([bank.status, bank.headers.get(SERVED_BY_HEADER)]).toEqual([200, 'n2']);
     // The owner checks the token: a wrong one is refused there, with API.md's error.
     const refused = await n1.request('/v1/parcels/P-FWD/revoke', { method: 'POST', headers: { ...SUPPORT, authorization: 'Bearer nope' }, body: '{}' });
-    expect([refused.status, refused.headers.get(SERVED_BY_HEADER), (await refused.json()).error.code]).toEqual([401, 'n2', 'invalid_token']);
+    expect([refused.status, refused.headers.get(SERVED_BY_HEADER), ((await refused.json()) as { error: { code: string } }).error.code]).toEqual([401, 'n2', 'invalid_token']);
     // Errors of the owner's validation come back as they are too.
     const bad = await n1.request('/v1/parcels', { method: 'POST', headers: CARRIER, body: JSON.stringify({ bankId: 'bank-1' }) });
     expect([bad.status, bad.headers.get(SERVED_BY_HEADER)]).toEqual([400, 'n2']);
