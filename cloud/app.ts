@@ -44,6 +44,8 @@ export interface CloudDeps {
   cluster?: OwnerLookup;
   /** Where the cluster forwarder reports an owner that did not answer. */
   clusterLog?: (msg: string) => void;
+  /** How long the forwarder waits for the owner's answer. Default 5 s. */
+  clusterTimeoutMs?: number;
 }
 
 /**
@@ -54,7 +56,7 @@ export interface CloudDeps {
 export function createCloudApp(deps: CloudDeps): Hono<AuthEnv> {
   const app = new Hono<AuthEnv>();
   installErrorHandling(app, { maxBodyBytes: deps.maxBodyBytes ?? CLOUD_MAX_BODY_BYTES, log: deps.log });
-  if (deps.cluster) app.use('*', forwardToOwner({ cluster: deps.cluster, bankOfParcel: (id) => deps.store.parcels.bankOf(id), log: deps.clusterLog }));
+  if (deps.cluster) app.use('*', forwardToOwner({ cluster: deps.cluster, bankOfParcel: (id) => deps.store.parcels.bankOf(id), log: deps.clusterLog, timeoutMs: deps.clusterTimeoutMs }));
   // Per route, so an unknown path is a 404 even without a token.
   const auth = bearerAuth(deps.store.credentials);
   app.route('/', parcelRoutes(new ParcelService(deps), auth));

@@ -1,4 +1,5 @@
 import type { MiddlewareHandler } from 'hono';
+import { DomainError } from '../../shared/errors.js';
 import type { ClusterNode } from './cluster.js';
 
 /** Set on a request one node passes to another: the receiver serves it, whatever it thinks of ownership. */
@@ -32,9 +33,12 @@ const HOP_BY_HOP = ['connection', 'keep-alive', 'transfer-encoding', 'content-le
  * serves the bank (the one its hub syncs with), so a bank's documents live in ONE node's memory
  * and every write to them is made there and reaches the hub at once. Any node still answers any
  * request — this node passes it on, as it came (the owner checks the token), and relays the
- * answer; when the owner does not answer within `timeoutMs` (it is dying, or the membership is
- * changing), this node serves the request itself, which is always correct (documents are CRDTs
- * in the shared database), only costlier. A request passed on once is never passed on again.
+ * answer. When the owner refuses the connection (it is down, and the others have not noticed
+ * yet) nothing reached it, so this node serves the request itself, which is always correct
+ * (documents are CRDTs in the shared database), only costlier. When the request may have
+ * reached it (the connection broke, no answer within `timeoutMs`) the caller gets 502
+ * `node_unavailable` and retries, as after any lost answer: serving it here too could do it
+ * twice (a second SMS, a door opened twice). A request passed on once is never passed on again.
  * Requests about no bank in particular (channel health, receipts, the help page) are served
  * where they arrive.
  */
@@ -88,8 +92,13 @@ export function forwardToOwner(opts: ForwardOptions): MiddlewareHandler {
         signal: AbortSignal.timeout(opts.timeoutMs ?? 5000),
       });
     } catch (err) {
-      opts.log?.(`cluster: node ${owner.id} did not take a request about ${bankId} (${(err as Error).message}); serving it here`);
-      return next();
+      const cause = (err as { cause?: { code?: string } }).cause?.code;
+      if (cause === 'ECONNREFUSED') {
+        opts.log?.(`cluster: node ${owner.id} refused a request about ${bankId}; serving it here`);
+        return next();
+      }
+      opts.log?.(`cluster: node ${owner.id} did not answer a request about ${bankId} (${cause ?? (err as Error).name})`);
+      throw new DomainError('node_unavailable', `The cloud node serving bank ${bankId} did not answer; the request may or may not have been carried out. Try again.`, 502);
     }
     const out = new Headers(res.headers);
     for (const h of HOP_BY_HOP) out.delete(h);
