@@ -63,10 +63,16 @@ export const cloudConfigSchema = z.object({
     }),
   /** A node not heard from for this long is taken as dead and its banks move, ms. `CUBBY_CLUSTER_DEAD_AFTER_MS`, default 4000. */
   deadAfterMs: z.coerce.number().int().min(500).default(4000),
+  /**
+   * Several nodes: pass a request about a bank on to the node serving it (cloud/cluster/
+   * forward-to-owner.ts). `CUBBY_CLUSTER_FORWARD=0` serves every request where it arrives
+   * (cheaper while every node can keep every bank in memory; see README "Running at scale").
+   */
+  forward: z.enum(['0', '1', 'true', 'false']).default('1').transform((v) => v === '1' || v === 'true'),
 });
 export type CloudConfig = z.infer<typeof cloudConfigSchema>;
 /** What `startCloud` takes: the cluster settings may be left out (one node). */
-export type CloudConfigInput = Omit<CloudConfig, 'nodeId' | 'nodes' | 'deadAfterMs'> & Partial<Pick<CloudConfig, 'nodeId' | 'nodes' | 'deadAfterMs'>>;
+export type CloudConfigInput = Omit<CloudConfig, 'nodeId' | 'nodes' | 'deadAfterMs' | 'forward'> & Partial<Pick<CloudConfig, 'nodeId' | 'nodes' | 'deadAfterMs' | 'forward'>>;
 
 export function loadCloudConfig(env: NodeJS.ProcessEnv = process.env): CloudConfig {
   const r = cloudConfigSchema.superRefine((c, ctx) => {
@@ -84,6 +90,7 @@ export function loadCloudConfig(env: NodeJS.ProcessEnv = process.env): CloudConf
     nodeId: env.CUBBY_NODE_ID || undefined,
     nodes: env.CUBBY_CLOUD_NODES || undefined,
     deadAfterMs: env.CUBBY_CLUSTER_DEAD_AFTER_MS || undefined,
+    forward: env.CUBBY_CLUSTER_FORWARD || undefined,
   });
   if (!r.success) {
     const i = r.error.issues[0]!;
@@ -167,7 +174,7 @@ const cryptoRandom: Random = { bytes: (n) => globalThis.crypto.getRandomValues(n
 /** Open the store, create keys once, seed the demo if asked, listen, and attach sync. */
 export async function startCloud(given: CloudConfigInput, ext: CloudExtensions = {}): Promise<RunningCloud> {
   // Callers that build a config by hand (tests) get the one-node defaults for what they leave out.
-  const config: CloudConfig = { ...given, nodes: given.nodes ?? [], nodeId: given.nodeId ?? 'local', deadAfterMs: given.deadAfterMs ?? 4000 };
+  const config: CloudConfig = { ...given, nodes: given.nodes ?? [], nodeId: given.nodeId ?? 'local', deadAfterMs: given.deadAfterMs ?? 4000, forward: given.forward ?? true };
   const clock = ext.clock ?? systemClock;
   const random = ext.random ?? cryptoRandom;
   const log = ext.log ?? (() => {});
@@ -208,7 +215,7 @@ export async function startCloud(given: CloudConfigInput, ext: CloudExtensions =
     notifier,
     routes: attached.routes,
     log: (err) => log(`error: ${String(err)}`),
-    cluster,
+    cluster: config.forward ? cluster : undefined,
     clusterLog: log,
   });
   const server = await new Promise<Server>((resolve, reject) => {

@@ -1,6 +1,6 @@
 /**
  * `npm run bench -- load [--hubs=N] [--rate=EVENTS_PER_S] [--seconds=S] [--warmup=S]`
- *   `[--nodes=1|3 [--api=any|owner] [--no-reference] [--profile=DIR]]`
+ *   `[--nodes=1|3 [--api=any|owner] [--forward=on|off] [--no-reference] [--profile=DIR]]`
  *
  * One cloud node serving N hubs. For each N (default: 100, then 1,000):
  *
@@ -293,7 +293,7 @@ export interface LoadResult {
 }
 
 /** The cloud under test: one SQLite cloud with its embedded broker, or N nodes on PostgreSQL + Mosquitto. */
-type Deployment = { kind: 'single' } | { kind: 'nodes'; nodes: number; pgServerUrl: string; mqttUrl: string; api: 'any' | 'owner' };
+type Deployment = { kind: 'single' } | { kind: 'nodes'; nodes: number; pgServerUrl: string; mqttUrl: string; api: 'any' | 'owner'; forward: boolean };
 
 /** A cloud process the bench started. */
 interface CloudProc {
@@ -344,6 +344,7 @@ async function startNodes(
         CUBBY_MQTT_URL: dep.mqttUrl,
         CUBBY_MQTT_CLOUD_USER: MQTT_CLOUD.username,
         CUBBY_MQTT_CLOUD_SECRET: MQTT_CLOUD.secret,
+        CUBBY_CLUSTER_FORWARD: dep.forward ? '1' : '0',
         ...extraEnv,
       },
       false,
@@ -615,6 +616,7 @@ interface NodesOptions {
   warmup: number;
   /** Where the carrier's and support's HTTP requests go: any node in turn, or the bank's owner. */
   api: 'any' | 'owner';
+  forward: boolean;
   /** Also run one node at rate / nodes: the load each of the N nodes carries. */
   reference: boolean;
 }
@@ -628,7 +630,7 @@ async function runNodes(o: NodesOptions): Promise<object> {
   try {
     broker = await startMosquitto(MQTT_CLOUD, banks);
     log(`load --nodes ${o.nodes}: PostgreSQL at ${pgServer.url.replace(/\/[^/]*$/, '')}, Mosquitto at ${broker.url} (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
-    const dep = (nodes: number): Deployment => ({ kind: 'nodes', nodes, pgServerUrl: pgServer.url, mqttUrl: broker!.url, api: o.api });
+    const dep = (nodes: number): Deployment => ({ kind: 'nodes', nodes, pgServerUrl: pgServer.url, mqttUrl: broker!.url, api: o.api, forward: o.forward });
     const one = await runOne(o.hubs, o.rate, o.seconds, o.warmup, dep(1));
     const many = o.nodes > 1 ? await runOne(o.hubs, o.rate, o.seconds, o.warmup, dep(o.nodes)) : undefined;
     const reference = many && o.reference ? await runOne(o.hubs, o.rate / o.nodes, o.seconds, o.warmup, dep(1)) : undefined;
@@ -670,6 +672,7 @@ async function runNodes(o: NodesOptions): Promise<object> {
         : {}),
       offered_events_per_s: o.rate,
       api: o.api,
+      forward: o.forward,
       sync_p99_ms: last.sync_p99_ms,
       moved_redirects: last.moved_redirects,
       runs: runs.map(summary),
@@ -694,7 +697,9 @@ export async function run(args: string[]): Promise<object> {
     if (!Number.isInteger(n) || n < 1) throw new Error('--hubs must be a positive integer');
     const api = flag(args, 'api') ?? 'any';
     if (api !== 'any' && api !== 'owner') throw new Error('--api must be any or owner');
-    return runNodes({ nodes, hubs: n, rate, seconds, warmup, api, reference: !args.includes('--no-reference') });
+    const forward = flag(args, 'forward') ?? 'on';
+    if (forward !== 'on' && forward !== 'off') throw new Error('--forward must be on or off');
+    return runNodes({ nodes, hubs: n, rate, seconds, warmup, api, forward: forward === 'on', reference: !args.includes('--no-reference') });
   }
   const sizes = only ? [Number(only)] : [100, 1000];
   if (sizes.some((s) => !Number.isInteger(s) || s < 1)) throw new Error('--hubs must be a positive integer');

@@ -106,7 +106,7 @@ export async function createCloudFixture(opts: { withNotify?: boolean } = {}): P
   if (notifyMod) {
     const config = notifyMod.cfg.notifyConfig({ sims: true, smsSimPort: 0, smtpSinkPort: 0, smsWebhookSecret: SMS_WEBHOOK_SECRET, contactHoldMs: 0 });
     const parts: CloudParts = {
-      config: { port: 0, host: '127.0.0.1', dataDir: tmpdir(), demo: false, automergeHeapMiB: 0, bankCache: 64, nodeId: 'local', nodes: [], deadAfterMs: 4000 },
+      config: { port: 0, host: '127.0.0.1', dataDir: tmpdir(), demo: false, automergeHeapMiB: 0, bankCache: 64, nodeId: 'local', nodes: [], deadAfterMs: 4000, forward: true },
       store,
       replicas,
       keys,
