@@ -1,3 +1,4 @@
+import { Agent, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import type { MiddlewareHandler } from 'hono';
 import { DomainError } from '../../shared/errors.js';
 import type { ClusterNode } from './cluster.js';
@@ -79,31 +80,59 @@ export function forwardToOwner(opts: ForwardOptions): MiddlewareHandler {
     if (owner.id === cluster.self.id) return next();
 
     const url = new URL(c.req.url);
-    const target = new URL(url.pathname + url.search, owner.url);
-    const headers = new Headers(c.req.raw.headers);
-    for (const h of HOP_BY_HOP) headers.delete(h);
-    headers.set(FORWARDED_HEADER, cluster.self.id);
-    let res: Response;
+    const headers: Record<string, string> = {};
+    c.req.raw.headers.forEach((v, k) => {
+      if (!HOP_BY_HOP.includes(k)) headers[k] = v;
+    });
+    headers[FORWARDED_HEADER] = cluster.self.id;
+    const payload = c.req.method === 'GET' || c.req.method === 'HEAD' ? undefined : (body ?? (await c.req.text()));
+    let res: Relayed;
     try {
-      res = await fetch(target, {
-        method: c.req.method,
-        headers,
-        body: c.req.method === 'GET' || c.req.method === 'HEAD' ? undefined : (body ?? (await c.req.text())),
-        signal: AbortSignal.timeout(opts.timeoutMs ?? 5000),
-      });
+      res = await relay(new URL(url.pathname + url.search, owner.url), c.req.method, headers, payload, opts.timeoutMs ?? 5000);
     } catch (err) {
-      const cause = (err as { cause?: { code?: string } }).cause?.code;
-      if (cause === 'ECONNREFUSED') {
+      const code = (err as { code?: string }).code;
+      if (code === 'ECONNREFUSED') {
         opts.log?.(`cluster: node ${owner.id} refused a request about ${bankId}; serving it here`);
         return next();
       }
-      opts.log?.(`cluster: node ${owner.id} did not answer a request about ${bankId} (${cause ?? (err as Error).name})`);
+      opts.log?.(`cluster: node ${owner.id} did not answer a request about ${bankId} (${code ?? (err as Error).name})`);
       throw new DomainError('node_unavailable', `The cloud node serving bank ${bankId} did not answer; the request may or may not have been carried out. Try again.`, 502);
     }
-    const out = new Headers(res.headers);
-    for (const h of HOP_BY_HOP) out.delete(h);
-    return new Response(await res.arrayBuffer(), { status: res.status, headers: out });
+    const out = new Headers();
+    for (const [k, v] of Object.entries(res.headers)) {
+      if (v === undefined || HOP_BY_HOP.includes(k)) continue;
+      for (const one of Array.isArray(v) ? v : [v]) out.append(k, one);
+    }
+    return new Response(res.body, { status: res.status, headers: out });
   };
+}
+
+interface Relayed {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: Buffer;
+}
+
+/** Connections to the other nodes, kept open between requests. */
+const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+
+/**
+ * One HTTP request to another node (plain `node:http` on a keep-alive agent: passing a request
+ * on happens for most API calls of a cluster, so it should cost little). Rejects with the
+ * socket's error — `ECONNREFUSED` when nothing reached the node — or a `TimeoutError`.
+ */
+function relay(target: URL, method: string, headers: Record<string, string>, body: string | undefined, timeoutMs: number): Promise<Relayed> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(target, { method, headers: body === undefined ? headers : { ...headers, 'content-length': String(Buffer.byteLength(body)) }, agent }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (b: Buffer) => chunks.push(b));
+      res.on('end', () => resolve({ status: res.statusCode ?? 502, headers: res.headers, body: Buffer.concat(chunks) }));
+      res.on('error', reject);
+    });
+    req.setTimeout(timeoutMs, () => req.destroy(Object.assign(new Error(`no answer within ${timeoutMs} ms`), { name: 'TimeoutError' })));
+    req.on('error', reject);
+    req.end(body);
+  });
 }
 
 function parseField(body: string, field: string): string | undefined {
