@@ -33,6 +33,13 @@ afterAll(() => {
   for (const db of open) db.close();
 });
 
+/** Two nodes' connections to the shared database, its document table created. */
+function twoNodes(): { a: PgSyncDb; b: PgSyncDb } {
+  const a = connect();
+  BankDocStorage.migrate(a);
+  return { a, b: connect() };
+}
+
 let bankSeq = 0;
 docStorageContract('BankDocStorage (PostgreSQL)', () => {
   const bank = `bank-${++bankSeq}`;
@@ -127,9 +134,7 @@ describe('PostgreSQL with several cloud nodes', () => {
   });
 
   it('a compaction keeps a chunk another node appended after it loaded, even one with a lower seq committed later', () => {
-    const a = connect();
-    const b = connect();
-    BankDocStorage.migrate(a);
+    const { a, b } = twoNodes();
     const sa = new BankDocStorage(a, 'bank-compact');
     const sb = new BankDocStorage(b, 'bank-compact');
     sa.append('d', new Uint8Array([1]));
@@ -147,9 +152,7 @@ describe('PostgreSQL with several cloud nodes', () => {
   });
 
   it('loadUnseen gives only the chunks another node wrote since, even one with a lower seq committed later', () => {
-    const a = connect();
-    const b = connect();
-    BankDocStorage.migrate(a);
+    const { a, b } = twoNodes();
     const sa = new BankDocStorage(a, 'bank-unseen');
     const sb = new BankDocStorage(b, 'bank-unseen');
     sa.append('d', new Uint8Array([1]));
@@ -173,9 +176,7 @@ describe('PostgreSQL with several cloud nodes', () => {
   });
 
   it('DocSet.refresh merges only what another node added, and nothing when it added nothing', () => {
-    const a = connect();
-    const b = connect();
-    BankDocStorage.migrate(a);
+    const { a, b } = twoNodes();
     const da = new DocSet(new BankDocStorage(a, 'bank-refresh'), 'aaaa');
     da.create<{ n: Record<string, number> }>('doc', { n: {} });
     da.change<{ n: Record<string, number> }>('doc', 'one', (d) => void (d.n.a = 1));
@@ -196,9 +197,7 @@ describe('PostgreSQL with several cloud nodes', () => {
   });
 
   it('a node writing a snapshot of a document it never loaded (it created it too, not knowing) keeps the other node’s chunks', () => {
-    const a = connect();
-    const b = connect();
-    BankDocStorage.migrate(a);
+    const { a, b } = twoNodes();
     const sa = new BankDocStorage(a, 'bank-create');
     const sb = new BankDocStorage(b, 'bank-create');
     sa.load('audit'); // loaded before the other node created it: nothing there yet
