@@ -186,14 +186,6 @@ export class PgSyncDb implements SqlDb {
     return r;
   }
 
-  /**
-   * One call, numbered: the worker posts the answer with the call's number, then stores that
-   * number in `signal` and notifies. This thread sleeps until `signal` holds ITS number — a
-   * wake-up for anything else (the notify of the previous answer arriving late, after this
-   * thread had already seen that answer and posted the next call) is slept through. Waiting for
-   * "non-zero" instead returned such a call without its answer, and the answer was then read
-   * by the next call: every result after it belonged to another query.
-   */
   /** Post a call without waiting for it (the worker answers nothing for a `quiet` one). */
   private post(msg: object): number {
     if (this.closed) throw new PgError('the database connection is closed');
@@ -202,6 +194,14 @@ export class PgSyncDb implements SqlDb {
     return id;
   }
 
+  /**
+   * One call, numbered: the worker posts the answer with the call's number, then stores that
+   * number in `signal` and notifies. This thread sleeps until `signal` holds ITS number — a
+   * wake-up for anything else (the notify of the previous answer arriving late, after this
+   * thread had already seen that answer and posted the next call) is slept through. Waiting for
+   * "non-zero" instead returned such a call without its answer, and the answer was then read
+   * by the next call: every result after it belonged to another query.
+   */
   private call(msg: object, timeoutMs = this.timeoutMs): unknown {
     const id = this.post(msg);
     const deadline = performance.now() + timeoutMs;
