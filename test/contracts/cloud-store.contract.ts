@@ -8,7 +8,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { BankDocStorage } from '../../adapters/sqlite/bank-doc-storage.js';
 import { NotifyRecords } from '../../cloud/notify/outbox/notify-records.js';
 import { OutboxStore, type OutboxRow } from '../../cloud/notify/outbox/outbox-store.js';
-import type { CloudStore } from '../../cloud/store/cloud-store.js';
+import { openCloudStore, type CloudStore } from '../../cloud/store/cloud-store.js';
+import { TEST_ARGON2 } from '../../shared/codes/hasher.js';
 import { DocSet } from '../../shared/ledger/doc-set.js';
 import { ParcelLedger } from '../../shared/ledger/parcel-ledger.js';
 import { ManualClock, SeededRandom } from '../../shared/ports.js';
@@ -20,6 +21,32 @@ export interface OpenedCloudStore {
   /** Open the same database as another cloud node named `node`. */
   another(node: string): CloudStore;
   destroy(): void | Promise<void>;
+}
+
+/**
+ * The cloud store at `location` (a SQLite file or a postgres:// URL) as the contract opens it:
+ * reopened, and opened again as other nodes. `cleanup` runs after every store is closed.
+ */
+export function openedAt(location: string, cleanup: () => void = () => {}): OpenedCloudStore {
+  const opts = { hashParams: TEST_ARGON2 };
+  let store = openCloudStore(location, opts);
+  const others: CloudStore[] = [];
+  return {
+    store,
+    reopen() {
+      store.close();
+      return (store = openCloudStore(location, opts));
+    },
+    another(node) {
+      const s = openCloudStore(location, { ...opts, node });
+      others.push(s);
+      return s;
+    },
+    destroy() {
+      for (const s of [store, ...others]) s.close();
+      cleanup();
+    },
+  };
 }
 
 let n = 0;

@@ -9,10 +9,10 @@ import { compile, PgSyncDb } from '../../../adapters/postgres/pg-sync-db.js';
 import { BankDocStorage } from '../../../adapters/sqlite/bank-doc-storage.js';
 import { SqliteSyncStateStore } from '../../../adapters/sqlite/sync-state-store.js';
 import { OutboxStore } from '../../../cloud/notify/outbox/outbox-store.js';
-import { DOC_CHANNEL, openCloudStore, type CloudStore } from '../../../cloud/store/cloud-store.js';
+import { DOC_CHANNEL, openCloudStore } from '../../../cloud/store/cloud-store.js';
 import { TEST_ARGON2 } from '../../../shared/codes/hasher.js';
 import { DocSet } from '../../../shared/ledger/doc-set.js';
-import { cloudStoreContract, outboxRow } from '../../contracts/cloud-store.contract.js';
+import { cloudStoreContract, openedAt, outboxRow } from '../../contracts/cloud-store.contract.js';
 import { docStorageContract } from '../../contracts/doc-storage.contract.js';
 import { syncStateContract } from '../../contracts/sync-state-store.contract.js';
 import { freshDatabase } from '../../support/postgres-server.js';
@@ -78,26 +78,7 @@ syncStateContract('SqliteSyncStateStore over PostgreSQL', () => {
 });
 
 let poolIndex = 0;
-cloudStoreContract('PostgreSQL', () => {
-  const url = pool[poolIndex++]!;
-  let store: CloudStore = openCloudStore(url, opts);
-  const others: CloudStore[] = [];
-  return {
-    store,
-    reopen() {
-      store.close();
-      return (store = openCloudStore(url, opts));
-    },
-    another(node) {
-      const s = openCloudStore(url, { ...opts, node });
-      others.push(s);
-      return s;
-    },
-    destroy() {
-      for (const s of [store, ...others]) s.close();
-    },
-  };
-});
+cloudStoreContract('PostgreSQL', () => openedAt(pool[poolIndex++]!));
 
 describe('PostgreSQL with several cloud nodes', () => {
   it('a node claiming while another holds rows in an open transaction skips them instead of waiting (FOR UPDATE SKIP LOCKED)', () => {
