@@ -73,26 +73,24 @@ export class AuditLog {
     return event;
   }
 
-  /** Events at or after `since`, oldest first. */
+  /** Events at or after `since`, oldest first (the last `limit` of them). */
   since(since: number, limit = 1000): AuditEvent[] {
-    const out: AuditEvent[] = [];
-    for (const id of this.docs.ids()) {
-      if (!id.startsWith(`${AUDIT_PREFIX}${this.bankId}:`)) continue;
-      const d = this.docs.get<AuditDayDoc>(id)!;
-      if (d.day < dayOf(since)) continue;
-      for (const [eid, e] of Object.entries(d.events)) if (e.at >= since) out.push(auditEventOf(eid, e));
-    }
-    return out.sort((a, b) => a.at - b.at || (a.id < b.id ? -1 : 1)).slice(-limit);
+    return this.select(since, () => true).slice(-limit);
   }
 
   /** The events about parcel `parcelId` at or after `since`, oldest first. */
   forParcel(parcelId: string, since: number): AuditEvent[] {
+    return this.select(since, (e) => e.parcelId !== undefined && str(e.parcelId) === parcelId);
+  }
+
+  /** Events at or after `since` that `keep` accepts, oldest first; only the days from `since` on are read. */
+  private select(since: number, keep: (e: AuditEventRecord) => boolean): AuditEvent[] {
     const out: AuditEvent[] = [];
     for (const id of this.docs.ids()) {
       if (!id.startsWith(`${AUDIT_PREFIX}${this.bankId}:`)) continue;
       const d = this.docs.get<AuditDayDoc>(id)!;
       if (d.day < dayOf(since)) continue;
-      for (const [eid, e] of Object.entries(d.events)) if (e.at >= since && e.parcelId !== undefined && str(e.parcelId) === parcelId) out.push(auditEventOf(eid, e));
+      for (const [eid, e] of Object.entries(d.events)) if (e.at >= since && keep(e)) out.push(auditEventOf(eid, e));
     }
     return out.sort((a, b) => a.at - b.at || (a.id < b.id ? -1 : 1));
   }
