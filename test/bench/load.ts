@@ -176,25 +176,19 @@ function rssMb(pid: number): number {
 const CLK_TCK = 100;
 
 /** CPU seconds (user + system) of /proc/<pid>/stat or /proc/<pid>/task/<tid>/stat; 0 once it is gone. */
-function statCpu(path: string): number {
+function statCpu(path: string, which: 'user+system' | 'system' = 'user+system'): number {
   try {
     const stat = readFileSync(path, 'utf8');
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // f[0] is field 3 (state)
-    return (Number(f[11]) + Number(f[12])) / CLK_TCK; // fields 14 (utime) and 15 (stime)
+    const system = Number(f[12]); // field 15 (stime); field 14 (utime) is f[11]
+    return (which === 'system' ? system : Number(f[11]) + system) / CLK_TCK;
   } catch {
     return 0;
   }
 }
 
 /** System CPU seconds (in the kernel: syscalls, wake-ups) of a process so far, every thread. */
-function sysSeconds(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[12]) / CLK_TCK;
-  } catch {
-    return 0;
-  }
-}
+const sysSeconds = (pid: number): number => statCpu(`/proc/${pid}/stat`, 'system');
 /** Context switches (voluntary + involuntary) of every thread of a process so far. */
 function contextSwitches(pid: number): number {
   let n = 0;
