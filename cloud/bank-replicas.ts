@@ -8,6 +8,8 @@ import type { ParcelDoc } from '../shared/ledger/parcel-doc.js';
 import { PARCEL_PREFIX, ParcelLedger } from '../shared/ledger/parcel-ledger.js';
 import { randomId, type Clock, type Random } from '../shared/ports.js';
 import { ObservedDocStorage } from '../shared/sync/change-feed.js';
+import { SyncOutbox } from '../shared/sync/sync-outbox.js';
+import type { SyncStateStore } from '../shared/sync/sync-state-store.js';
 
 /** The cloud's replica of one bank's documents. */
 export interface BankReplica {
@@ -19,7 +21,12 @@ export interface BankReplica {
   audit: AuditLog;
   config: BankConfigAuthor;
   bankState: BankState;
+  /** What the bank's hub lacks, encoded as it changes while the hub is away (with `syncStates`). */
+  outbox?: SyncOutbox;
 }
+
+/** The bank's hub, as a peer in the cloud's sync-state store. */
+export const hubPeer = (bankId: string): string => `hub:${bankId}`;
 
 export interface BankReplicasOptions {
   db: SqlDb;
@@ -33,6 +40,11 @@ export interface BankReplicasOptions {
    * node's write may not have arrived yet.
    */
   shared?: boolean;
+  /**
+   * The cloud's sync states (`CloudStore.syncStates`): each replica then keeps an outbox for its
+   * hub (`SyncOutbox`), so a hub coming back after an outage gets its first frames at once.
+   */
+  syncStates?: SyncStateStore;
 }
 
 /**
@@ -166,6 +178,7 @@ export class BankReplicas {
       audit: new AuditLog(bankId, docs, clock, random),
       config: new BankConfigAuthor(docs),
       bankState: new BankState(bankId, docs, clock, random),
+      ...(this.opts.syncStates ? { outbox: new SyncOutbox({ docs, feed: storage, store: this.opts.syncStates, peer: hubPeer(bankId) }) } : {}),
     };
   }
 

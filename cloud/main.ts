@@ -182,7 +182,7 @@ export async function startCloud(given: CloudConfigInput, ext: CloudExtensions =
   mkdirSync(config.dataDir, { recursive: true });
   const keys = loadOrCreateKeys(join(config.dataDir, 'keys.json'));
   const store = openCloudStore(config.databaseUrl ?? join(config.dataDir, 'cloud.sqlite'), { node: config.nodeId });
-  const replicas = new BankReplicas({ db: store.db, clock, random, capacity: config.bankCache, shared: config.nodes.length > 1 });
+  const replicas = new BankReplicas({ db: store.db, clock, random, capacity: config.bankCache, shared: config.nodes.length > 1, syncStates: store.syncStates });
   // Several nodes on one PostgreSQL: a document another node wrote is merged into our copy of
   // its bank (if loaded), and pushed from there to the hub if we serve it.
   const unlisten =

@@ -11,7 +11,7 @@ import { SyncRejected } from '../../shared/sync/sync-errors.js';
 import { realTimers, SyncPeer, type SyncPeerStats, type Timers } from '../../shared/sync/sync-peer.js';
 import { adoptPeerEpoch, storeEpoch } from '../../shared/sync/sync-state-store.js';
 import { deriveSessionKey } from '../../shared/sync/wire.js';
-import type { BankReplicas } from '../bank-replicas.js';
+import { hubPeer, type BankReplicas } from '../bank-replicas.js';
 import type { CloudNotifier } from '../ports.js';
 import type { CloudStore } from '../store/cloud-store.js';
 import type { ParcelRegistry } from '../store/parcel-registry.js';
@@ -165,11 +165,13 @@ export class SyncServer {
     const { store, replicas, clock, random, notifier, log } = this.opts;
     // One session per bank: a newer connection (the hub reconnected before the old one timed out) wins.
     this.sessions.get(bankId)?.ws.terminate();
-    const peerName = `hub:${bankId}`;
+    const peerName = hubPeer(bankId);
     adoptPeerEpoch(store.syncStates, peerName, hubEpoch);
     this.epoch ??= storeEpoch(store.syncStates, () => randomId(random, 16));
     const pin = replicas.pin(bankId);
     const { replica } = pin;
+    // This session pushes every change itself; the outbox picks up again once the hub is gone.
+    const releaseOutbox = replica.outbox?.hold();
     const serverNonce = newNonce(random);
     const registry = registeredBanks(store.parcels);
     const engine = new SyncEngine({
@@ -177,6 +179,7 @@ export class SyncServer {
       peer: peerName,
       store: store.syncStates,
       authorize: hubAuthorizer(bankId, registry),
+      outbox: replica.outbox,
       beforeBatch: (docIds) => registry.prefetch(docIds.filter((id) => id.startsWith(PARCEL_PREFIX)).map((id) => id.slice(PARCEL_PREFIX.length))),
       onDocChanged: (docId, doc) => {
         if (!docId.startsWith(PARCEL_PREFIX)) return;
@@ -228,6 +231,7 @@ export class SyncServer {
     ws.once('close', () => {
       unsubscribe();
       peer.close();
+      releaseOutbox?.();
       pin.release();
       this.presence.disconnected(bankId);
       if (this.sessions.get(bankId)?.ws === ws) this.sessions.delete(bankId);

@@ -8,6 +8,7 @@ import type { ChangeFeed } from '../../shared/sync/change-feed.js';
 import { errorSchema, newNonce, parseControl, welcomeSchema, type Hello } from '../../shared/sync/handshake.js';
 import { peerHolds } from '../../shared/sync/shared-heads.js';
 import { SyncEngine } from '../../shared/sync/sync-engine.js';
+import type { SyncOutbox } from '../../shared/sync/sync-outbox.js';
 import { realTimers, SyncPeer, type PreparedFrames, type SyncPeerStats, type Timers } from '../../shared/sync/sync-peer.js';
 import { adoptPeerEpoch, storeEpoch, type SyncStateStore } from '../../shared/sync/sync-state-store.js';
 import { deriveSessionKey } from '../../shared/sync/wire.js';
@@ -42,6 +43,12 @@ export interface SyncClientOptions {
    * the `rescanMs` scan and by `syncNow()`.
    */
   feed?: ChangeFeed;
+  /**
+   * Changes encoded while the cloud was out of reach (`SyncOutbox` on `docs`, `feed` and
+   * `states`, peer `cloud`): the first frames of a reconnection are ready at once. Each
+   * session holds it while it runs.
+   */
+  outbox?: SyncOutbox;
   /** Default: the system clock. */
   clock?: Clock;
   /** Nonces, epoch, jitter. Default: crypto randomness. */
@@ -94,6 +101,8 @@ interface Session {
   prepared?: PreparedFrames;
   /** The cloud sent us to this node (`moved`). */
   moved?: string;
+  /** Lets go of the outbox when the session ends. */
+  releaseOutbox?: () => void;
 }
 
 /**
@@ -256,6 +265,7 @@ export class SyncClient {
       // small, so that after a quick welcome the cloud starts on it while the rest is encoded.
       // Nothing counts as sent until the session acknowledges it. (A welcome arriving during a
       // batch waits for it; the clock sample's error is half that wait, far below its 1 s step.)
+      session.releaseOutbox = this.opts.outbox?.hold();
       const engine = this.engine();
       const prepared = SyncPeer.prepare(engine);
       session.engine = engine;
@@ -314,6 +324,7 @@ export class SyncClient {
       store: states,
       authorize: cloudAuthorizer(bankId),
       shares: (id) => isBankDoc(bankId, id),
+      outbox: this.opts.outbox,
       onDocChanged: (docId, doc) => {
         if (ledger && docId.startsWith(PARCEL_PREFIX)) ledger.receive(docId, doc as A.Doc<ParcelDoc>);
       },
@@ -368,6 +379,7 @@ export class SyncClient {
   }
 
   private end(session: Session, reason: string): void {
+    session.releaseOutbox?.();
     if (this.session !== session) return;
     if (!session.peer && !session.moved) {
       // Never got a session from this node (down, unreachable): forget a redirect to it and

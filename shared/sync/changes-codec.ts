@@ -47,6 +47,20 @@ export function changesSince(doc: A.Doc<unknown>, since: A.Heads): Uint8Array | 
   return bytes.length ? bytes : undefined;
 }
 
+/**
+ * The wire entry for the changes of `doc` a peer holding `shared` lacks (its whole history
+ * when `shared` is not all in `doc`), or undefined when it lacks none.
+ */
+export function encodeChanges(doc: A.Doc<unknown>, shared: A.Heads): Uint8Array | undefined {
+  let changes: Uint8Array | undefined;
+  try {
+    changes = changesSince(doc, shared);
+  } catch {
+    changes = changesSince(doc, []);
+  }
+  return changes && packChanges(changes, shared);
+}
+
 const sha256 = (b: Uint8Array): Buffer => createHash('sha256').update(b).digest();
 
 /** One change chunk of `saveSince`'s output, by offsets. */

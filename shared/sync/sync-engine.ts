@@ -2,10 +2,11 @@ import * as A from '@automerge/automerge';
 import { createHash } from 'node:crypto';
 import { concat, sameHeads, type DocSet } from '../ledger/doc-set.js';
 import { applyChunk } from './apply-chunk.js';
-import { changesSince, isChangesEntry, packChanges, unpackChanges } from './changes-codec.js';
+import { encodeChanges, isChangesEntry, unpackChanges } from './changes-codec.js';
 import { SyncRejected, type Refusal } from './sync-errors.js';
 import { isReservedKey, type SyncStateStore } from './sync-state-store.js';
 import { decodeShared, encodeShared, primed } from './shared-heads.js';
+import type { SyncOutbox } from './sync-outbox.js';
 
 /**
  * What a frame says about one document: either the changes the receiver lacks, in compact form
@@ -79,6 +80,8 @@ export interface SyncEngineOptions {
    * fetch in one query what `authorize` will look up for each.
    */
   beforeBatch?: (docIds: readonly string[]) => void;
+  /** Changes encoded while the peer was away (`SyncOutbox`), used when still exact. */
+  outbox?: Pick<SyncOutbox, 'take'>;
 }
 
 /** What one entry of a received batch will do, decided before anything is stored. */
@@ -212,9 +215,8 @@ export class SyncEngine {
       const heads = headsOf(doc);
       const shared = this.shared.get(id) ?? [];
       if (sameHeads(heads, shared)) continue; // clean: the peer holds exactly this
-      const changes = this.changes(doc, shared);
-      if (!changes) continue; // we hold nothing the peer lacks (it holds more: it will say so)
-      const message = packChanges(changes, shared);
+      const message = this.opts.outbox?.take(id, heads, shared) ?? encodeChanges(doc, shared);
+      if (!message) continue; // we hold nothing the peer lacks (it holds more: it will say so)
       this.inflight.set(id, heads);
       out.entries.push({ docId: id, message });
       out.heads.push(heads);
@@ -473,15 +475,6 @@ export class SyncEngine {
     const state = this.live.get(docId);
     if (!state || state.lastSentHeads.length === 0 || !sameHeads(state.lastSentHeads, beforeHeads)) return false;
     return theirHeads.length > 0 && A.hasHeads(after, theirHeads);
-  }
-
-  /** The changes of `doc` the peer lacks (the whole history if `shared` is not all ours). */
-  private changes(doc: A.Doc<unknown>, shared: A.Heads): Uint8Array | undefined {
-    try {
-      return changesSince(doc, shared);
-    } catch {
-      return changesSince(doc, []);
-    }
   }
 
   /** Add an Automerge sync message about `id` to `out`, for a document in a sync-protocol exchange. */

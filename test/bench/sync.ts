@@ -130,7 +130,7 @@ export async function run(args: string[]): Promise<object> {
   const clock = new ManualClock(start);
   const random = new SeededRandom(seed);
   const store = openCloudStore(tmp('cloud'), { hashParams: TEST_ARGON2 });
-  const replicas = new BankReplicas({ db: store.db, clock, random });
+  const replicas = new BankReplicas({ db: store.db, clock, random, syncStates: store.syncStates });
   const admin = new BankAdmin({ store, replicas, clock, random, hashParams: TEST_ARGON2 });
   await admin.registerBank('bank-1', 'bench-device-secret', layoutOf(8, 10, 6));
   // The device credential with production argon2 parameters: the handshake costs what it costs.

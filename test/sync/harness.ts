@@ -4,7 +4,7 @@ import { ParcelLedger } from '../../shared/ledger/parcel-ledger.js';
 import { ManualClock, SeededRandom, randomId } from '../../shared/ports.js';
 import { MemoryDocStorage } from '../../shared/storage/doc-storage.js';
 import { ObservedDocStorage } from '../../shared/sync/change-feed.js';
-import { SyncEngine, type AuthorizeDoc } from '../../shared/sync/sync-engine.js';
+import { SyncEngine, type AuthorizeDoc, type SyncEngineOptions } from '../../shared/sync/sync-engine.js';
 import type { SyncRejected } from '../../shared/sync/sync-errors.js';
 import { SyncPeer } from '../../shared/sync/sync-peer.js';
 import { MemorySyncStateStore } from '../../shared/sync/sync-state-store.js';
@@ -54,12 +54,12 @@ export class InMemoryLink {
   constructor(
     readonly ra: Replica,
     readonly rb: Replica,
-    opts: { authorizeA?: AuthorizeDoc; authorizeB?: AuthorizeDoc; key?: Buffer } = {},
+    opts: { authorizeA?: AuthorizeDoc; authorizeB?: AuthorizeDoc; key?: Buffer; outboxA?: SyncEngineOptions['outbox'] } = {},
   ) {
     const key = opts.key ?? Buffer.alloc(32, 1);
     const timers = { setTimeout: (fn: () => void) => (queueMicrotask(fn), 1), clearTimeout: () => {} };
     this.a = new SyncPeer({
-      engine: new SyncEngine({ docs: ra.docs, peer: 'b', store: ra.states, authorize: opts.authorizeA ?? allow }),
+      engine: new SyncEngine({ docs: ra.docs, peer: 'b', store: ra.states, authorize: opts.authorizeA ?? allow, outbox: opts.outboxA }),
       key,
       side: 'client',
       send: (f) => this.toB.push(f),
