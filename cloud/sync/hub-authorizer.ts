@@ -58,10 +58,28 @@ function parcel(docId: string, before: A.Doc<unknown> | undefined, after: A.Doc<
     return forbidden(`${docId} is not a parcel of bank ${bankId}.`);
   }
   const was = (before as A.Doc<ParcelDoc> | undefined)?.announcement;
-  // An untouched subtree is the same object in both versions: no need to compare its content.
-  const same = was === doc.announcement || JSON.stringify(was ?? null) === JSON.stringify(doc.announcement ?? null);
-  if (!same || A.getConflicts(doc, 'announcement')) {
+  if (!sameFacts(was, doc.announcement) || A.getConflicts(doc, 'announcement')) {
     return forbidden(`The announcement of parcel ${parcelId} is written by the cloud only.`);
   }
   return undefined;
+}
+
+/**
+ * The same content in two versions of a flat record (an announcement: numbers and strings).
+ * An untouched subtree is the same object in both versions when it was patched; a rebuilt
+ * document has new objects, compared field by field (a string stored as text in an older
+ * document equals the same string stored immutable).
+ */
+function sameFacts(a: object | undefined, b: object | undefined): boolean {
+  if (a === b) return true;
+  if (!a || !b) return false;
+  const keys = Object.keys(a);
+  if (keys.length !== Object.keys(b).length) return false;
+  for (const k of keys) {
+    const x: unknown = Reflect.get(a, k);
+    const y: unknown = Reflect.get(b, k);
+    if (x === y) continue;
+    if (A.isImmutableString(x) && A.isImmutableString(y) ? x.val !== y.val : JSON.stringify(x) !== JSON.stringify(y)) return false;
+  }
+  return true;
 }

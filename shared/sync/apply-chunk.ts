@@ -41,15 +41,15 @@ const REBUILD_SHARE = 0.2;
  * field by field. Either way `doc` is left read-only at its old heads, exactly as
  * `loadIncremental` leaves it. It only does so when the document looks as Automerge 3.5 makes
  * it (no patch callback, not a view); otherwise, or with another Automerge, it is
- * `loadIncremental`.
+ * `loadIncremental`. `heads`: `doc`'s heads, when the caller already has them.
  */
-export function applyChunk<T>(doc: A.Doc<T>, chunk: Uint8Array): A.Doc<T> {
+export function applyChunk<T>(doc: A.Doc<T>, chunk: Uint8Array, heads?: A.Heads): A.Doc<T> {
   const state = Reflect.get(doc as object, STATE) as DocState | undefined;
   const handle = A.getBackend(doc) as unknown as Handle;
   if (!state || state.handle !== handle || state.heads !== undefined || state.patchCallback || !looksLikeOurs(handle)) {
     return A.loadIncremental(doc, chunk);
   }
-  const heads = handle.getHeads();
+  const before = heads ?? handle.getHeads();
   const added = handle.loadIncremental(chunk);
   // The new version's state: a document, not a view; no patch of an earlier version cached.
   const { mostRecentPatch: _cached, ...rest } = state;
@@ -62,7 +62,7 @@ export function applyChunk<T>(doc: A.Doc<T>, chunk: Uint8Array): A.Doc<T> {
   } else {
     next = handle.applyPatches(doc, meta);
   }
-  state.heads = heads;
+  state.heads = before;
   return next;
 }
 

@@ -1,3 +1,22 @@
+/** Bytes of `n` as unsigned LEB128 (the minimal encoding). */
+export function ulebLength(n: number): number {
+  let len = 1;
+  for (let v = Math.floor(n / 0x80); v > 0; v = Math.floor(v / 0x80)) len++;
+  return len;
+}
+
+/** Write `n` as unsigned LEB128 at `at`; returns the offset after it. */
+export function putUleb(out: Uint8Array, at: number, n: number): number {
+  let w = at;
+  let v = n;
+  while (v >= 0x80) {
+    out[w++] = (v % 0x80) | 0x80;
+    v = Math.floor(v / 0x80);
+  }
+  out[w++] = v;
+  return w;
+}
+
 /**
  * Reads the binary frames and change chunks of the sync wire format: bytes, unsigned LEB128
  * integers (at most 8 groups, enough for any length we send) and slices. Every read past

@@ -1,6 +1,6 @@
 import * as A from '@automerge/automerge';
 import { createHash } from 'node:crypto';
-import { ByteReader } from './byte-reader.js';
+import { ByteReader, putUleb, ulebLength } from './byte-reader.js';
 
 /*
  * The compact form of a document's changes on the sync wire.
@@ -271,22 +271,3 @@ function parseChunks(b: Buffer): ParsedChange[] | undefined {
     return undefined;
   }
 }
-
-function ulebLength(n: number): number {
-  let len = 1;
-  for (let v = Math.floor(n / 0x80); v > 0; v = Math.floor(v / 0x80)) len++;
-  return len;
-}
-
-function putUleb(out: Buffer, at: number, n: number): number {
-  let w = at;
-  let v = n;
-  do {
-    let byte = v & 0x7f;
-    v = Math.floor(v / 0x80);
-    if (v > 0) byte |= 0x80;
-    out[w++] = byte;
-  } while (v > 0);
-  return w;
-}
-

@@ -358,7 +358,7 @@ export class SyncEngine {
     const { chunk, deps } = unpacked;
     let after: A.Doc<unknown>;
     try {
-      if (before) after = applyChunk(before, chunk);
+      if (before) after = applyChunk(before, chunk, beforeHeads);
       else if (deps === 0) after = A.load(chunk, { actor: this.docs.actor });
       else after = A.loadIncremental(A.init({ actor: this.docs.actor }), chunk);
     } catch {

@@ -2,7 +2,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { brotliCompressSync, brotliDecompressSync, constants as z } from 'node:zlib';
 import type { Ack, SyncEntry } from './sync-engine.js';
 import { SyncRejected } from './sync-errors.js';
-import { ByteReader } from './byte-reader.js';
+import { ByteReader, putUleb, ulebLength } from './byte-reader.js';
 
 /**
  * The binary frames of an authenticated sync session (after hello/welcome).
@@ -123,29 +123,45 @@ export function frameSeq(frame: Uint8Array): number {
 // ---- body codec --------------------------------------------------------------------------
 
 export function encodeBody(b: FrameBody): Uint8Array {
-  const parts: Uint8Array[] = [];
-  const w = new Writer(parts);
-  w.byte(1);
   if (b.digest && b.digest.length !== DIGEST) throw new RangeError('a digest is 8 bytes');
-  w.byte((b.wantsReply ? 1 : 0) | (b.ackSeq > 0 ? 2 : 0) | (b.digest ? 4 : 0));
-  w.varint(b.ackSeq);
-  w.varint(b.acks.length);
-  const bits = new Uint8Array(Math.ceil(b.acks.length / 4));
-  b.acks.forEach((v, i) => {
-    bits[i >> 2]! |= v << ((i & 3) * 2);
+  // Sized first, written once: a frame of thousands of entries is one allocation, not thousands.
+  const ids = b.entries.map((e) => Buffer.from(e.docId, 'utf8'));
+  let size = 2 + ulebLength(b.ackSeq) + ulebLength(b.acks.length) + Math.ceil(b.acks.length / 4) + (b.digest ? DIGEST : 0) + ulebLength(b.entries.length);
+  b.entries.forEach((e, i) => {
+    const id = ids[i]!;
+    size += ulebLength(id.length) + id.length + ulebLength(e.message.length) + e.message.length;
   });
-  w.bytes(bits);
-  if (b.digest) w.bytes(b.digest);
-  w.varint(b.entries.length);
-  for (const e of b.entries) {
-    const id = Buffer.from(e.docId, 'utf8');
-    w.varint(id.length);
-    w.bytes(id);
-    w.varint(e.message.length);
-    w.bytes(e.message);
+  const out = Buffer.allocUnsafe(size);
+  let w = 0;
+  out[w++] = 1;
+  out[w++] = (b.wantsReply ? 1 : 0) | (b.ackSeq > 0 ? 2 : 0) | (b.digest ? 4 : 0);
+  w = putUleb(out, w, b.ackSeq);
+  w = putUleb(out, w, b.acks.length);
+  const bitsAt = w;
+  w += Math.ceil(b.acks.length / 4);
+  out.fill(0, bitsAt, w);
+  b.acks.forEach((v, i) => {
+    out[bitsAt + (i >> 2)]! |= v << ((i & 3) * 2);
+  });
+  if (b.digest) {
+    out.set(b.digest, w);
+    w += DIGEST;
   }
-  return Buffer.concat(parts);
+  w = putUleb(out, w, b.entries.length);
+  b.entries.forEach((e, i) => {
+    const id = ids[i]!;
+    w = putUleb(out, w, id.length);
+    out.set(id, w);
+    w += id.length;
+    w = putUleb(out, w, e.message.length);
+    out.set(e.message, w);
+    w += e.message.length;
+  });
+  return out;
 }
+
+/** Document ids must be valid UTF-8 (one decoder for every frame: creating one per entry costs more than decoding). */
+const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 export function decodeBody(raw: Uint8Array): FrameBody {
   const r = new ByteReader(raw);
@@ -165,7 +181,7 @@ export function decodeBody(raw: Uint8Array): FrameBody {
     for (let i = 0; i < n; i++) {
       const idLen = r.uleb();
       if (idLen === 0 || idLen > 512) throw new Error('id');
-      const docId = new TextDecoder('utf-8', { fatal: true }).decode(r.take(idLen));
+      const docId = utf8.decode(r.take(idLen));
       const message = r.take(r.uleb());
       entries.push({ docId, message });
     }
@@ -176,24 +192,3 @@ export function decodeBody(raw: Uint8Array): FrameBody {
     throw new SyncRejected('malformed_frame', 'The batch inside the frame is malformed.');
   }
 }
-
-class Writer {
-  constructor(private readonly parts: Uint8Array[]) {}
-  byte(b: number): void {
-    this.parts.push(Uint8Array.of(b));
-  }
-  varint(n: number): void {
-    const out: number[] = [];
-    let v = n;
-    while (v >= 0x80) {
-      out.push((v % 0x80) | 0x80);
-      v = Math.floor(v / 0x80);
-    }
-    out.push(v);
-    this.parts.push(Uint8Array.from(out));
-  }
-  bytes(b: Uint8Array): void {
-    this.parts.push(b);
-  }
-}
-
