@@ -4,6 +4,7 @@
  * simulated boards, each its own process, as in the field. Data in `./data/`, picked up
  * again on the next start. Ctrl-C stops everything.
  */
+import '../shared/v8-flags.js'; // first: see the module
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';

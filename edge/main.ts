@@ -1,3 +1,4 @@
+import '../shared/v8-flags.js'; // first: see the module
 import { mkdirSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { join } from 'node:path';

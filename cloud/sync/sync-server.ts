@@ -221,8 +221,6 @@ export class SyncServer {
     });
     const unsubscribe = replica.storage.onChange((docId) => peer.changed(docId));
     this.sessions.set(bankId, { ws, peer });
-    this.presence.connected(bankId);
-    log?.(`sync: ${bankId} connected`);
     ws.on('message', (data, isBinary) => {
       if (isBinary) return peer.handleFrame(bytes(data));
       // After welcome the only text a hub may send is an error before it closes.
@@ -239,6 +237,9 @@ export class SyncServer {
     });
     const welcome: Welcome = { type: 'welcome', v: 1, serverNonce, serverTime: clock.now(), epoch: this.epoch };
     ws.send(JSON.stringify(welcome));
+    // After the welcome: the hub starts sending while the contact is recorded (a durable write).
+    this.presence.connected(bankId);
+    log?.(`sync: ${bankId} connected`);
     peer.start(false);
   }
 }

@@ -1,5 +1,5 @@
 import * as A from '@automerge/automerge';
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 import { ByteReader, putUleb, ulebLength } from './byte-reader.js';
 
 /*
@@ -61,7 +61,9 @@ export function encodeChanges(doc: A.Doc<unknown>, shared: A.Heads): Uint8Array 
   return changes && packChanges(changes, shared);
 }
 
-const sha256 = (b: Uint8Array): Buffer => createHash('sha256').update(b).digest();
+/** SHA-256 of a change; `crypto.hash` (Node >= 20.12) skips the Hash object, a third of the cost for small inputs. */
+const sha256: (b: Uint8Array) => Buffer =
+  typeof hash === 'function' && process.env.X_HASH ? (b) => hash('sha256', b, 'buffer') : (b) => createHash('sha256').update(b).digest();
 
 /** One change chunk of `saveSince`'s output, by offsets. */
 interface ParsedChange {

@@ -46,6 +46,8 @@ export interface SyncOutboxOptions {
  * (`hold()`), the engine pushes changes itself and the outbox does nothing.
  */
 export class SyncOutbox {
+  /** What the outbox has done: documents encoded and the time it took (its cost, paid as changes are made). */
+  readonly stats = { encoded: 0, ms: 0 };
   private readonly entries = new Map<string, Entry>();
   /** The peer's shared heads, read once from the store per offline period. */
   private shared: Map<string, A.Heads> | undefined;
@@ -118,7 +120,10 @@ export class SyncOutbox {
     const ids = [...this.pending];
     this.pending.clear();
     if (this.holders > 0) return;
+    const t0 = performance.now();
     for (const id of ids) this.encode(id);
+    this.stats.ms += performance.now() - t0;
+    this.stats.encoded += ids.length;
   }
 
   private encode(docId: string): void {

@@ -127,10 +127,11 @@ export function encodeBody(b: FrameBody): Uint8Array {
   // Sized first, written once: a frame of thousands of entries is one allocation, not thousands.
   const ids = b.entries.map((e) => Buffer.from(e.docId, 'utf8'));
   let size = 2 + ulebLength(b.ackSeq) + ulebLength(b.acks.length) + Math.ceil(b.acks.length / 4) + (b.digest ? DIGEST : 0) + ulebLength(b.entries.length);
-  b.entries.forEach((e, i) => {
+  for (let i = 0; i < ids.length; i++) {
     const id = ids[i]!;
-    size += ulebLength(id.length) + id.length + ulebLength(e.message.length) + e.message.length;
-  });
+    const m = b.entries[i]!.message;
+    size += ulebLength(id.length) + id.length + ulebLength(m.length) + m.length;
+  }
   const out = Buffer.allocUnsafe(size);
   let w = 0;
   out[w++] = 1;
@@ -140,23 +141,25 @@ export function encodeBody(b: FrameBody): Uint8Array {
   const bitsAt = w;
   w += Math.ceil(b.acks.length / 4);
   out.fill(0, bitsAt, w);
-  b.acks.forEach((v, i) => {
-    out[bitsAt + (i >> 2)]! |= v << ((i & 3) * 2);
-  });
+  for (let i = 0; i < b.acks.length; i++) {
+    const at = bitsAt + (i >> 2);
+    out[at] = out[at]! | (b.acks[i]! << ((i & 3) * 2));
+  }
   if (b.digest) {
     out.set(b.digest, w);
     w += DIGEST;
   }
   w = putUleb(out, w, b.entries.length);
-  b.entries.forEach((e, i) => {
+  for (let i = 0; i < ids.length; i++) {
     const id = ids[i]!;
+    const m = b.entries[i]!.message;
     w = putUleb(out, w, id.length);
     out.set(id, w);
     w += id.length;
-    w = putUleb(out, w, e.message.length);
-    out.set(e.message, w);
-    w += e.message.length;
-  });
+    w = putUleb(out, w, m.length);
+    out.set(m, w);
+    w += m.length;
+  }
   return out;
 }
 

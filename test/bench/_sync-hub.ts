@@ -61,6 +61,7 @@ let client: SyncClient;
 const codeOf = new Map<string, string>();
 const headsBefore = new Map<string, A.Heads>();
 let profiler: { stop(): Promise<unknown> } | undefined;
+let outbox: SyncOutbox;
 
 function setup(i: HubInit): object {
   init = i;
@@ -75,7 +76,7 @@ function setup(i: HubInit): object {
   hub = new ParcelLedger({ bankId: i.bankId, docs, clock, random });
   const states = new SqliteSyncStateStore(db);
   // As edge/sync-wiring.ts wires a hub: what the cloud lacks is encoded while it is away.
-  const outbox = new SyncOutbox({ docs, feed: storage, store: states, peer: CLOUD_PEER, shares: (id) => isBankDoc(i.bankId, id) });
+  outbox = new SyncOutbox({ docs, feed: storage, store: states, peer: CLOUD_PEER, shares: (id) => isBankDoc(i.bankId, id) });
   client = new SyncClient({
     url: i.url,
     bankId: i.bankId,
@@ -121,12 +122,14 @@ const handlers: Record<string, (m: any) => Promise<object> | object> = {
     for (const id of docs.ids()) headsBefore.set(id, A.getHeads(docs.get(id)!));
     return {};
   },
-  outage: () => {
+  outage: async () => {
     const t = performance.now();
+    const before = { ...outbox.stats };
     play(plan.outage, Math.floor(plan.outageMs / plan.outage.length));
     let rawChangeBytes = 0;
     for (const id of docs.ids()) for (const ch of A.getChangesSince(docs.get(id)!, headsBefore.get(id) ?? [])) rawChangeBytes += ch.length;
-    return { ms: Math.round(performance.now() - t), docs: docs.size, rawChangeBytes };
+    await Promise.resolve(); // the outbox encodes in a microtask after the last change
+    return { ms: Math.round(performance.now() - t), docs: docs.size, rawChangeBytes, outbox: { encoded: outbox.stats.encoded - before.encoded, ms: outbox.stats.ms - before.ms } };
   },
   /** Copies of every document for the bench's Automerge floor (outside the timed run). */
   copies: () => ({ copies: [...docs.ids()].map((id): HubDocCopy => ({ id, before: headsBefore.get(id), heads: A.getHeads(docs.get(id)!), save: A.save(docs.get(id)!) })) }),

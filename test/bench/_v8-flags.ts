@@ -10,6 +10,7 @@
  * messages) would still be baseline code during the timed run — the resync's and the
  * baseline's alike. Measured: ~50 ms less CPU per side of the resync.
  */
+import '../../shared/v8-flags.js'; // the flags of every Cubby process
 import { setFlagsFromString } from 'node:v8';
 
 setFlagsFromString('--no-wasm-dynamic-tiering');
