@@ -38,7 +38,7 @@ export class DocSet {
   ) {
     for (const [id, chunks] of storage.loadAll()) {
       const doc = A.load<unknown>(concat(chunks), { actor: this.actor });
-      this.docs.set(id, { doc, savedHeads: A.getHeads(doc), chunks: chunks.length, bytes: chunks.reduce((n, c) => n + c.length, 0) });
+      this.docs.set(id, { doc, savedHeads: headsOf(doc), chunks: chunks.length, bytes: chunks.reduce((n, c) => n + c.length, 0) });
     }
   }
 
@@ -73,7 +73,7 @@ export class DocSet {
     A.free(genesis);
     const snapshot = A.save(doc);
     this.storage.replace(id, snapshot);
-    this.docs.set(id, { doc, savedHeads: A.getHeads(doc), chunks: 1, bytes: snapshot.length });
+    this.docs.set(id, { doc, savedHeads: headsOf(doc), chunks: 1, bytes: snapshot.length });
     return doc;
   }
 
@@ -105,7 +105,8 @@ export class DocSet {
     // replica, so every later local change is attributable to it.
     const own = A.getActorId(given) === this.actor;
     const doc = own ? given : A.clone(given, { actor: this.actor });
-    const heads = own && opts.heads ? opts.heads : A.getHeads(doc);
+    const heads = own && opts.heads ? opts.heads : headsOf(doc);
+    knownHeads.set(doc, heads);
     const { received } = opts;
     if (!entry) {
       const first = received ?? A.save(doc);
@@ -223,6 +224,18 @@ export class DocSet {
       if (outermost) this.freeOnCommit = undefined;
     }
   }
+}
+
+/**
+ * A document version's heads. A version object never changes (a new version is a new object),
+ * so its heads are cached: sync asks for them several times per document, and a resync for
+ * every document at once. `DocSet` records the heads of every version it stores.
+ */
+const knownHeads = new WeakMap<object, A.Heads>();
+export function headsOf(doc: A.Doc<unknown>): A.Heads {
+  let heads = knownHeads.get(doc);
+  if (!heads) knownHeads.set(doc, (heads = A.getHeads(doc)));
+  return heads;
 }
 
 export function sameHeads(a: A.Heads, b: A.Heads): boolean {

@@ -1,6 +1,6 @@
 import * as A from '@automerge/automerge';
 import { createHash } from 'node:crypto';
-import { concat, sameHeads, type DocSet } from '../ledger/doc-set.js';
+import { concat, headsOf, sameHeads, type DocSet } from '../ledger/doc-set.js';
 import { applyChunk } from './apply-chunk.js';
 import { encodeChanges, isChangesEntry, unpackChanges } from './changes-codec.js';
 import { SyncRejected, type Refusal } from './sync-errors.js';
@@ -525,17 +525,6 @@ export class SyncEngine {
       if (doc && !sameHeads(headsOf(doc), heads)) this.mark(id);
     }
   }
-}
-
-/**
- * A document version's heads. A version object never changes (a new version is a new object),
- * so its heads are cached: a resync asks for them several times per document.
- */
-const knownHeads = new WeakMap<object, A.Heads>();
-function headsOf(doc: A.Doc<unknown>): A.Heads {
-  let heads = knownHeads.get(doc);
-  if (!heads) knownHeads.set(doc, (heads = A.getHeads(doc)));
-  return heads;
 }
 
 /**

@@ -1,5 +1,5 @@
-import * as A from '@automerge/automerge';
-import { sameHeads, type DocSet } from '../ledger/doc-set.js';
+import type * as A from '@automerge/automerge';
+import { headsOf, sameHeads, type DocSet } from '../ledger/doc-set.js';
 import type { ChangeFeed } from './change-feed.js';
 import { encodeChanges } from './changes-codec.js';
 import { decodeShared } from './shared-heads.js';
@@ -133,7 +133,7 @@ export class SyncOutbox {
     const shared = this.sharedHeads().get(docId) ?? [];
     const message = encodeChanges(doc, shared);
     if (!message || this.bytes + message.length > this.maxBytes) return;
-    this.entries.set(docId, { heads: A.getHeads(doc), shared, message });
+    this.entries.set(docId, { heads: headsOf(doc), shared, message });
     this.bytes += message.length;
   }
 
