@@ -27,9 +27,9 @@ export interface BankReplica {
 
 /**
  * What a replica's outbox may hold for its hub. The cloud's side of a bank's 72 hours offline
- * with 5,000 events (the sync benchmark: 1,751 documents) is 0.55 MiB; a cloud keeps up to `capacity` idle
- * replicas loaded, so this bounds their outboxes together (64 × 4 MiB). Beyond it the
- * reconnection encodes the rest itself, as without an outbox.
+ * with 5,000 events (the sync benchmark: 1,751 documents) is 0.55 MiB; a cloud keeps up to
+ * `capacity` idle replicas loaded, so this bounds their outboxes together (64 × 4 MiB).
+ * Beyond it the reconnection encodes the rest itself, as without an outbox.
  */
 const OUTBOX_BYTES_PER_BANK = 4 * 1024 * 1024;
 
