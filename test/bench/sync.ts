@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- sync [--events=5000] [--seed=1] [--rounds=3] [--warmup=1] [--profile=<file>] [--hub-flags=<a,b>]`:
+ * `npm run bench -- sync [--events=5000] [--seed=1] [--rounds=5] [--warmup=1] [--profile=<file>] [--hub-flags=<a,b>]`:
  * a hub offline for 72 simulated hours while `events` ledger events happen on both sides
  * (cloud: announcements, support revokes; hub: deposits with issuance, pickups, revokes), then
  * it reconnects through the real sync path — WebSocket on 127.0.0.1, authenticated handshake
@@ -129,7 +129,7 @@ function spawnHub(nodeFlags: string[]) {
 export async function run(args: string[]): Promise<object> {
   const events = arg(args, 'events', 5000);
   const seed = arg(args, 'seed', 1);
-  const rounds = Math.max(1, arg(args, 'rounds', 3));
+  const rounds = Math.max(1, arg(args, 'rounds', 5));
   const warmups = Math.max(0, arg(args, 'warmup', 1));
   const profileFile = args.find((a) => a.startsWith('--profile='))?.slice('--profile='.length);
   const hubFlags = (args.find((a) => a.startsWith('--hub-flags='))?.slice('--hub-flags='.length) ?? '').split(',').filter(Boolean);
