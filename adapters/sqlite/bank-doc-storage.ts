@@ -23,6 +23,7 @@ import type { DocStorage } from '../../shared/storage/doc-storage.js';
 export class BankDocStorage implements DocStorage {
   private readonly stmts;
   private readonly pgStmts;
+  private readonly sqliteAppend;
   private readonly pg: boolean;
   /** PostgreSQL: the `seq` of every chunk of each document this adapter loaded or wrote. */
   private readonly seen = new Map<string, Set<number>>();
@@ -35,11 +36,13 @@ export class BankDocStorage implements DocStorage {
     this.stmts = {
       all: db.prepare('SELECT doc_id, seq, bytes FROM bank_doc_chunks WHERE bank_id = ? ORDER BY doc_id, seq'),
       one: db.prepare('SELECT seq, bytes FROM bank_doc_chunks WHERE bank_id = ? AND doc_id = ? ORDER BY seq'),
-      next: db.prepare('SELECT COALESCE(MAX(seq), 0) + 1 AS n FROM bank_doc_chunks WHERE bank_id = ? AND doc_id = ?'),
       insert: db.prepare('INSERT INTO bank_doc_chunks (bank_id, doc_id, seq, bytes) VALUES (?, ?, ?, ?)'),
       del: db.prepare('DELETE FROM bank_doc_chunks WHERE bank_id = ? AND doc_id = ?'),
       size: db.prepare('SELECT COALESCE(SUM(LENGTH(bytes)), 0) AS n FROM bank_doc_chunks WHERE bank_id = ?'),
     };
+    this.sqliteAppend = this.pg
+      ? undefined
+      : db.prepare('INSERT INTO bank_doc_chunks (bank_id, doc_id, seq, bytes) SELECT ?, ?, COALESCE(MAX(seq), 0) + 1, ? FROM bank_doc_chunks WHERE bank_id = ? AND doc_id = ?');
     this.pgStmts = this.pg
       ? {
           insert: db.prepare("INSERT INTO bank_doc_chunks (bank_id, doc_id, seq, bytes) VALUES (?, ?, nextval('bank_doc_chunks_seq'), ?) RETURNING seq"),
@@ -105,10 +108,8 @@ export class BankDocStorage implements DocStorage {
       this.saw(docId, (this.pgStmts!.insert.get(this.bankId, docId, Buffer.from(chunk)) as { seq: number }).seq);
       return;
     }
-    this.transaction(() => {
-      const { n } = this.stmts.next.get(this.bankId, docId) as { n: number };
-      this.stmts.insert.run(this.bankId, docId, n, Buffer.from(chunk));
-    });
+    // The next seq and the row in one statement, atomic on its own: a resync appends thousands.
+    this.sqliteAppend!.run(this.bankId, docId, Buffer.from(chunk), this.bankId, docId);
   }
 
   replace(docId: string, snapshot: Uint8Array): void {
