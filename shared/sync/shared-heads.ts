@@ -1,5 +1,5 @@
 import * as A from '@automerge/automerge';
-import type { SyncStateStore } from './sync-state-store.js';
+import { isReservedKey, type SyncStateStore } from './sync-state-store.js';
 
 /*
  * What a replica persists about a peer, per document: the heads both are known to hold
@@ -79,3 +79,14 @@ export function peerHolds(store: SyncStateStore, peer: string, docId: string, do
   return shared !== undefined && coversHeads(shared, A.getHeads(doc));
 }
 
+
+/** Every document's shared heads with `peer`, as `store` holds them (one query). */
+export function allShared(store: SyncStateStore, peer: string): Map<string, A.Heads> {
+  const out = new Map<string, A.Heads>();
+  for (const [id, bytes] of store.all(peer)) {
+    if (isReservedKey(id)) continue;
+    const heads = decodeShared(bytes);
+    if (heads) out.set(id, heads);
+  }
+  return out;
+}

@@ -4,8 +4,8 @@ import { concat, headsOf, sameHeads, type DocSet } from '../ledger/doc-set.js';
 import { applyChunk } from './apply-chunk.js';
 import { encodeChanges, isChangesEntry, unpackChanges } from './changes-codec.js';
 import { SyncRejected, type Refusal } from './sync-errors.js';
-import { isReservedKey, type SyncStateStore } from './sync-state-store.js';
-import { decodeShared, encodeShared, primed } from './shared-heads.js';
+import type { SyncStateStore } from './sync-state-store.js';
+import { allShared, encodeShared, primed } from './shared-heads.js';
 import type { SyncOutbox } from './sync-outbox.js';
 
 /**
@@ -155,11 +155,7 @@ export class SyncEngine {
 
   /** Load the persisted shared heads and mark every document that changed since. */
   start(): void {
-    for (const [id, bytes] of this.store.all(this.peer)) {
-      if (isReservedKey(id)) continue;
-      const heads = decodeShared(bytes);
-      if (heads) this.shared.set(id, heads);
-    }
+    for (const [id, heads] of allShared(this.store, this.peer)) this.shared.set(id, heads);
     this.rescan();
   }
 

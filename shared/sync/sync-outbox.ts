@@ -2,7 +2,7 @@ import type * as A from '@automerge/automerge';
 import { headsOf, sameHeads, type DocSet } from '../ledger/doc-set.js';
 import type { ChangeFeed } from './change-feed.js';
 import { encodeChanges } from './changes-codec.js';
-import { decodeShared } from './shared-heads.js';
+import { allShared } from './shared-heads.js';
 import { isReservedKey, type SyncStateStore } from './sync-state-store.js';
 
 /** One document's changes the peer lacks, encoded for the wire, and what they were encoded from. */
@@ -140,20 +140,13 @@ export class SyncOutbox {
   /** After a session: what it settled changed the shared heads; keep only entries still built on them. */
   private resume(): void {
     this.shared = undefined;
+    if (this.entries.size === 0) return;
     const shared = this.sharedHeads();
     for (const [id, e] of this.entries) if (!sameHeads(shared.get(id) ?? [], e.shared)) this.drop(id);
   }
 
   private sharedHeads(): Map<string, A.Heads> {
-    if (this.shared) return this.shared;
-    const out = new Map<string, A.Heads>();
-    for (const [id, bytes] of this.opts.store.all(this.opts.peer)) {
-      if (isReservedKey(id)) continue;
-      const heads = decodeShared(bytes);
-      if (heads) out.set(id, heads);
-    }
-    this.shared = out;
-    return out;
+    return (this.shared ??= allShared(this.opts.store, this.opts.peer));
   }
 
   private drop(docId: string): void {
