@@ -37,6 +37,16 @@ function spied(outbox: SyncOutbox) {
   };
 }
 
+/** A session over an in-memory link whose hub engine reads `outbox`; `release` lets go of the outbox's hold after it. */
+async function session(hub: Replica, cloud: Replica, outbox: SyncOutbox, release: () => void) {
+  const spy = spied(outbox);
+  const link = new InMemoryLink(hub, cloud, { outboxA: spy });
+  link.start();
+  await link.pump();
+  release();
+  return { link, taken: spy.taken };
+}
+
 describe('SyncOutbox', () => {
   it('encodes what the peer lacks as offline changes are made, and the next session sends exactly those bytes', async () => {
     const { hub, cloud, code, outbox } = await apart();
@@ -50,15 +60,10 @@ describe('SyncOutbox', () => {
       const message = outbox.take(id, A.getHeads(doc), sharedOf(hub, id));
       expect(message).toEqual(encodeChanges(doc, sharedOf(hub, id)));
     }
-    const spy = spied(outbox);
-    const release = outbox.hold();
-    const link = new InMemoryLink(hub, cloud, { outboxA: spy });
-    link.start();
-    await link.pump();
-    release();
+    const { link, taken } = await session(hub, cloud, outbox, outbox.hold());
     expect(link.refusals).toEqual([]);
     expect(converged(hub.docs, cloud.docs)).toBe(true);
-    expect(spy.taken.sort()).toEqual([parcelDocId('p1'), parcelDocId('p2')]);
+    expect(taken.sort()).toEqual([parcelDocId('p1'), parcelDocId('p2')]);
     expect(cloud.ledger.view('p1')?.codes[0]?.state).toBe('used');
     // The session settled both: nothing left that the next one could use.
     expect(outbox.size).toBe(0);
@@ -78,12 +83,8 @@ describe('SyncOutbox', () => {
     expect(outbox.take(p2, A.getHeads(hub.docs.get(p2)!), sharedOf(hub, p2))).toBeUndefined();
     expect(outbox.take(p2, encodedAt, ['00'.repeat(32)])).toBeUndefined();
     expect(outbox.take(p2, encodedAt, sharedOf(hub, p2))).toBeDefined();
-    const spy = spied(outbox);
-    const link = new InMemoryLink(hub, cloud, { outboxA: spy });
-    link.start();
-    await link.pump();
-    release();
-    expect(spy.taken).toEqual([]);
+    const { taken } = await session(hub, cloud, outbox, release);
+    expect(taken).toEqual([]);
     expect(converged(hub.docs, cloud.docs)).toBe(true);
     expect(cloud.ledger.view('p2')?.codes[0]?.state).toBe('revoked');
   });
