@@ -3,9 +3,7 @@ import type { Clock } from '../shared/ports.js';
 import type { Connectivity } from './hub-services.js';
 import type { HubStore } from './store/hub-store.js';
 import type { BackoffOptions } from './sync/backoff.js';
-import { SyncOutbox } from '../shared/sync/sync-outbox.js';
-import { isBankDoc } from './sync/cloud-authorizer.js';
-import { CLOUD_PEER, SyncClient } from './sync/sync-client.js';
+import { cloudOutbox, SyncClient } from './sync/sync-client.js';
 
 /** Finished parcels and old audit days stay on the hub this long after the cloud has them. */
 export const HUB_RETENTION_MS = 24 * 3600_000;
@@ -38,7 +36,7 @@ export function attachSync(opts: {
   const { store } = opts;
   const states = new SqliteSyncStateStore(store.db);
   // What the cloud lacks, kept encoded while it is out of reach: a reconnection sends at once.
-  const outbox = new SyncOutbox({ docs: store.docs, feed: store.feed, store: states, peer: CLOUD_PEER, shares: (id) => isBankDoc(opts.bankId, id) });
+  const outbox = cloudOutbox({ bankId: opts.bankId, docs: store.docs, feed: store.feed, states });
   const client = new SyncClient({
     url: opts.cloudUrl,
     bankId: opts.bankId,

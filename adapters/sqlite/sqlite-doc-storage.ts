@@ -51,7 +51,8 @@ export class SqliteDocStorage implements DocStorage {
     this.stmts = {
       all: db.prepare('SELECT doc_id, bytes FROM doc_chunks ORDER BY doc_id, seq'),
       one: db.prepare('SELECT bytes FROM doc_chunks WHERE doc_id = ? ORDER BY seq'),
-      next: db.prepare('SELECT COALESCE(MAX(seq), 0) + 1 AS n FROM doc_chunks WHERE doc_id = ?'),
+      // The next seq and the row in one statement, atomic on its own (as BankDocStorage does).
+      append: db.prepare('INSERT INTO doc_chunks (doc_id, seq, bytes) SELECT ?, COALESCE(MAX(seq), 0) + 1, ? FROM doc_chunks WHERE doc_id = ?'),
       insert: db.prepare('INSERT INTO doc_chunks (doc_id, seq, bytes) VALUES (?, ?, ?)'),
       del: db.prepare('DELETE FROM doc_chunks WHERE doc_id = ?'),
     };
@@ -78,10 +79,7 @@ export class SqliteDocStorage implements DocStorage {
   }
 
   append(docId: string, chunk: Uint8Array): void {
-    this.transaction(() => {
-      const { n } = this.stmts.next.get(docId) as { n: number };
-      this.stmts.insert.run(docId, n, Buffer.from(chunk));
-    });
+    this.stmts.append.run(docId, Buffer.from(chunk), docId);
   }
 
   replace(docId: string, snapshot: Uint8Array): void {

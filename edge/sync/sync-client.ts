@@ -8,7 +8,7 @@ import type { ChangeFeed } from '../../shared/sync/change-feed.js';
 import { errorSchema, newNonce, parseControl, welcomeSchema, type Hello } from '../../shared/sync/handshake.js';
 import { peerHolds } from '../../shared/sync/shared-heads.js';
 import { SyncEngine } from '../../shared/sync/sync-engine.js';
-import type { SyncOutbox } from '../../shared/sync/sync-outbox.js';
+import { SyncOutbox } from '../../shared/sync/sync-outbox.js';
 import { realTimers, SyncPeer, type PreparedFrames, type SyncPeerStats, type Timers } from '../../shared/sync/sync-peer.js';
 import { adoptPeerEpoch, storeEpoch, type SyncStateStore } from '../../shared/sync/sync-state-store.js';
 import { deriveSessionKey } from '../../shared/sync/wire.js';
@@ -17,6 +17,14 @@ import { cloudAuthorizer, isBankDoc } from './cloud-authorizer.js';
 
 /** The cloud, as a peer in the hub's sync-state store. */
 export const CLOUD_PEER = 'cloud';
+
+/**
+ * The hub's outbox for the cloud: what the cloud lacks of the bank's documents, kept encoded
+ * while it is out of reach (`SyncClientOptions.outbox`). Lives as long as the hub's store.
+ */
+export function cloudOutbox(opts: { bankId: string; docs: DocSet; feed: ChangeFeed; states: SyncStateStore }): SyncOutbox {
+  return new SyncOutbox({ docs: opts.docs, feed: opts.feed, store: opts.states, peer: CLOUD_PEER, shares: (id) => isBankDoc(opts.bankId, id) });
+}
 
 /** Message bytes of the first frame of a session (see `connect`); the others take the engine's limit. */
 const FIRST_BATCH_BYTES = 128 * 1024;

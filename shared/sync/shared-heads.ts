@@ -79,7 +79,6 @@ export function peerHolds(store: SyncStateStore, peer: string, docId: string, do
   return shared !== undefined && coversHeads(shared, A.getHeads(doc));
 }
 
-
 /** Every document's shared heads with `peer`, as `store` holds them (one query). */
 export function allShared(store: SyncStateStore, peer: string): Map<string, A.Heads> {
   const out = new Map<string, A.Heads>();

@@ -15,14 +15,13 @@ import * as A from '@automerge/automerge';
 import { writeFileSync } from 'node:fs';
 import { openDatabase, SqliteDocStorage } from '../../adapters/sqlite/sqlite-doc-storage.js';
 import { SqliteSyncStateStore } from '../../adapters/sqlite/sync-state-store.js';
-import { isBankDoc } from '../../edge/sync/cloud-authorizer.js';
-import { CLOUD_PEER, SyncClient } from '../../edge/sync/sync-client.js';
+import { cloudOutbox, SyncClient } from '../../edge/sync/sync-client.js';
 import { DocSet } from '../../shared/ledger/doc-set.js';
 import { ParcelLedger } from '../../shared/ledger/parcel-ledger.js';
 import { ManualClock, randomId, SeededRandom } from '../../shared/ports.js';
 import { reserveAutomergeHeap } from '../../shared/sync/automerge-heap.js';
 import { ObservedDocStorage } from '../../shared/sync/change-feed.js';
-import { SyncOutbox } from '../../shared/sync/sync-outbox.js';
+import type { SyncOutbox } from '../../shared/sync/sync-outbox.js';
 import { planSyncEvents, type PlanEvent } from './baseline-sync.js';
 import { startProfiler } from './_profiler.js';
 
@@ -76,7 +75,7 @@ function setup(i: HubInit): object {
   hub = new ParcelLedger({ bankId: i.bankId, docs, clock, random });
   const states = new SqliteSyncStateStore(db);
   // As edge/sync-wiring.ts wires a hub: what the cloud lacks is encoded while it is away.
-  outbox = new SyncOutbox({ docs, feed: storage, store: states, peer: CLOUD_PEER, shares: (id) => isBankDoc(i.bankId, id) });
+  outbox = cloudOutbox({ bankId: i.bankId, docs, feed: storage, states });
   client = new SyncClient({
     url: i.url,
     bankId: i.bankId,
